@@ -1,0 +1,227 @@
+"""The embedded default's task: arithmetic word problems whose every step can be checked exactly.
+
+A problem is a start value and a chain of operations (+, -, *, exact /). Its gold solution is one
+`Step n: a op b = c.` line per operation (method.md §1); the last step adds `The answer is \\boxed{c}.`
+Steps are parsed with a regular expression and recomputed with integer arithmetic: model text is
+never evaluated.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+OPS = ("+", "-", "*", "/")
+NAMES = ("Ann", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia", "Hugo", "Ivy", "Jack", "Kim", "Leo",
+         "Mia", "Ned", "Ola", "Pam")
+THINGS = ("apples", "coins", "marbles", "stickers", "cards", "books", "shells", "pens")
+# Two phrasings per operation, so the model must read the words, not the position.
+PHRASES = {
+    "+": ("{n} gets {b} more {t}.", "{n} finds {b} more {t}."),
+    "-": ("{n} gives away {b} {t}.", "{n} loses {b} {t}."),
+    "*": ("{n} multiplies the {t} by {b}.", "{n} ends up with {b} times as many {t}."),
+    "/": ("{n} splits the {t} into {b} equal piles and keeps one pile.",
+          "{n} divides the {t} into {b} equal parts and keeps one part."),
+}
+CORRUPTIONS = ("wrong_result", "wrong_operand", "wrong_operator")
+
+_STEP = re.compile(
+    r"Step (\d{1,3}): (-?\d{1,12}) ([-+*/]) (-?\d{1,12}) = (-?\d{1,12})\."
+    r"(?: The answer is \\boxed\{(-?\d{1,12})\}\.)?"
+)
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    num_ops_min: int
+    num_ops_max: int
+    start_min: int
+    start_max: int
+    addsub_max: int  # largest operand of + and -
+    muldiv_max: int  # largest operand of * and /
+    value_max: int  # largest intermediate value: keeps products within a tiny model's reach
+    op_weights: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    a: int
+    op: str
+    b: int
+    c: int
+    boxed: int | None  # the \boxed{} value, when the line states one
+
+
+@dataclass(frozen=True)
+class Problem:
+    start: int
+    ops: tuple[str, ...]
+    operands: tuple[int, ...]
+    text: str
+
+    def values(self) -> list[int]:
+        """Value before each operation, then the final value: start, v1, ..., answer."""
+        out = [self.start]
+        for op, b in zip(self.ops, self.operands):
+            out.append(apply(out[-1], op, b))
+        return out
+
+    def gold_steps(self) -> list[str]:
+        vals = self.values()
+        last = len(self.ops)
+        return [format_step(i + 1, vals[i], op, b, vals[i + 1], final=i + 1 == last)
+                for i, (op, b) in enumerate(zip(self.ops, self.operands))]
+
+
+def apply(a: int, op: str, b: int) -> int:
+    """Exact integer arithmetic; division must leave no remainder."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        if b == 0 or a % b:
+            raise ValueError(f"{a} / {b} is not an exact division")
+        return a // b
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def format_step(index: int, a: int, op: str, b: int, c: int, final: bool) -> str:
+    line = f"Step {index}: {a} {op} {b} = {c}."
+    return f"{line} The answer is \\boxed{{{c}}}." if final else line
+
+
+def parse_step(text: str) -> Step | None:
+    """Parse one step line; None if it is not exactly in the step format."""
+    m = _STEP.fullmatch(text.strip())
+    if not m:
+        return None
+    index, a, op, b, c, boxed = m.groups()
+    return Step(int(index), int(a), op, int(b), int(c), None if boxed is None else int(boxed))
+
+
+def _allowed(value: int, op: str, d: Difficulty) -> list[int]:
+    """Operands of `op` that keep every intermediate value an integer in [0, value_max]."""
+    if op == "+":
+        return list(range(1, min(d.addsub_max, d.value_max - value) + 1))
+    if op == "-":
+        return list(range(1, min(d.addsub_max, value) + 1))
+    if op == "*":
+        return list(range(2, min(d.muldiv_max, d.value_max // max(value, 1)) + 1))
+    return [b for b in range(2, d.muldiv_max + 1) if value % b == 0 and value // b > 0]
+
+
+def generate_problem(rng: random.Random, d: Difficulty) -> Problem:
+    while True:  # redraw the rare chain that reaches a value no allowed operation can continue
+        n_ops = rng.randint(d.num_ops_min, d.num_ops_max)
+        start = rng.randint(d.start_min, d.start_max)
+        value, ops, operands = start, [], []
+        for _ in range(n_ops):
+            choices = [op for op in OPS if d.op_weights.get(op, 0) > 0 and _allowed(value, op, d)]
+            if not choices:
+                break
+            op = rng.choices(choices, weights=[d.op_weights[o] for o in choices])[0]
+            b = rng.choice(_allowed(value, op, d))
+            ops.append(op)
+            operands.append(b)
+            value = apply(value, op, b)
+        if len(ops) == n_ops:
+            break
+    name, things = rng.choice(NAMES), rng.choice(THINGS)
+    sentences = [f"{name} has {start} {things}."]
+    sentences += [rng.choice(PHRASES[op]).format(n=name, b=b, t=things) for op, b in zip(ops, operands)]
+    sentences.append(f"How many {things} does {name} have now?")
+    return Problem(start, tuple(ops), tuple(operands), " ".join(sentences))
+
+
+def check_step(text: str, index: int, prev: int, op: str, b: int, final: bool) -> str:
+    """Verdict of the ground truth on one step: "correct" or the first thing wrong with it.
+
+    `prev` is the value the step must start from, `op b` the problem's operation at this step.
+    """
+    s = parse_step(text)
+    if s is None:
+        return "unparseable"
+    if s.index != index:
+        return "wrong_index"
+    if s.op != op:
+        return "wrong_operator"
+    if s.a != prev or s.b != b:
+        return "wrong_operand"
+    try:
+        if apply(s.a, s.op, s.b) != s.c:
+            return "wrong_result"
+    except ValueError:
+        return "wrong_result"
+    if final and s.boxed != s.c:
+        return "missing_answer" if s.boxed is None else "wrong_answer"
+    if not final and s.boxed is not None:
+        return "early_answer"
+    return "correct"
+
+
+def corrupt_step(rng: random.Random, problem: Problem, index: int, kind: str, d: Difficulty) -> str:
+    """A wrong version of gold step `index` (1-based): wrong result, operand or operator.
+
+    Wrong operands and operators are computed consistently (the arithmetic is right, the step is not),
+    so a judge must compare the step with the problem, not only recompute it.
+    """
+    vals = problem.values()
+    a, op, b = vals[index - 1], problem.ops[index - 1], problem.operands[index - 1]
+    c = vals[index]
+    final = index == len(problem.ops)
+    if kind == "wrong_result":
+        delta = rng.choice([-10, -2, -1, 1, 2, 10])
+        bad = c + delta if c + delta >= 0 else c + abs(delta)
+        return format_step(index, a, op, b, bad, final)
+    if kind == "wrong_operand":
+        # A slip in copying the previous value (for exact division: the next multiple of b).
+        slips = (a - b, a + b) if op == "/" else (a - 1, a + 1, a - 10, a + 10)
+        options = [(a2, b) for a2 in slips if a2 > 0]
+        options += [(a, b2) for b2 in _allowed(a, op, d) if b2 != b]
+        a2, b2 = rng.choice(options)
+        return format_step(index, a2, op, b2, apply(a2, op, b2), final)
+    if kind == "wrong_operator":
+        o = rng.choice([o for o in OPS if o != op and _valid(a, o, b)])
+        return format_step(index, a, o, b, apply(a, o, b), final)
+    raise ValueError(f"unknown corruption {kind!r}")
+
+
+def _valid(a: int, op: str, b: int) -> bool:
+    """Whether `a op b` is an exact, non-negative result (a step the task could contain)."""
+    try:
+        return apply(a, op, b) >= 0
+    except ValueError:
+        return False
+
+
+def explain(text: str, index: int, prev: int, op: str, b: int, final: bool) -> str:
+    """One line of the judge's explanation for one candidate: copy its claim, recompute, conclude."""
+    s = parse_step(text)
+    if s is None:
+        return "it is not a step of the form a op b = c, so it is wrong"
+    claim = f"it claims {s.a} {s.op} {s.b} = {s.c}"
+    if s.op != op or s.a != prev or s.b != b:
+        return f"{claim}, but the next step is {prev} {op} {b}, so it is wrong"
+    try:
+        value = apply(s.a, s.op, s.b)
+    except ValueError:
+        return f"{claim}, but {s.a} / {s.b} is not exact, so it is wrong"
+    if value != s.c:
+        return f"{claim}, but {s.a} {s.op} {s.b} = {value}, not {s.c}, so it is wrong"
+    verdict = check_step(text, index, prev, op, b, final)
+    if verdict != "correct":
+        return f"{claim}, which is right, but the answer is not stated correctly, so it is wrong"
+    return f"{claim}, and {s.a} {s.op} {s.b} = {value}, so it is right"
+
+
+def judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
+             final: bool) -> str:
+    """Target judge output (method.md §3): recompute each candidate, say which is right, verdict."""
+    return (f"A: {explain(cand_a, index, prev, op, b, final)}.\n"
+            f"B: {explain(cand_b, index, prev, op, b, final)}.\n"
+            f"[[{better}]]")

@@ -1,0 +1,155 @@
+"""Stage `prepare`: the embedded default's data and the benchmark table.
+
+Reads:  params.yaml [prepare]; the benchmark JSONL files under `prepare.benchmarks_dir`.
+Writes (under --out, schemas in psrlm/tables.py):
+  ift_train.parquet          PROBLEMS  problem → step-formatted gold solution (method.md §3, IFT)
+  eft_train.parquet          EFT       gold step vs a corrupted one, with the target judgment
+  eft_test.parquet           EFT       held-out judge pairs (paper: 500)
+  test.parquet               PROBLEMS  held-out synthetic test
+  pools/iter_<i>.parquet     PROBLEMS  prompt pool of self-rewarding iteration i (gold kept for audit)
+  benchmarks.parquet         BENCHMARKS the six test sets in one schema
+  --report                   row counts per table (DVC metrics)
+Splits are disjoint by construction: one stream of distinct problems is cut in a fixed order, so
+adding an iteration's pool at the end leaves every earlier table byte-identical.
+
+Run: dvc repro prepare   (or: python stages/prepare.py --out data/prepare --report reports/prepare.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import polars as pl
+
+from psrlm import arith
+from psrlm.benchmarks import load_benchmark
+from psrlm.errors import PsrlmError, run
+from psrlm.params import PrepareParams, load_params
+from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, write_tables
+
+
+def difficulty(p: PrepareParams) -> arith.Difficulty:
+    return arith.Difficulty(p.num_ops_min, p.num_ops_max, p.start_min, p.start_max, p.addsub_max,
+                            p.muldiv_max, p.value_max, p.op_weights)
+
+
+def distinct_problems(rng: random.Random, d: arith.Difficulty, n: int) -> list[arith.Problem]:
+    """`n` problems with pairwise different (start, ops, operands), hence different texts."""
+    seen, out = set(), []
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > 50 * n + 1000:
+            raise PsrlmError(f"prepare: only {len(out)} distinct problems found for the {n} asked; "
+                             "widen the difficulty ranges or ask for fewer")
+        prob = arith.generate_problem(rng, d)
+        sig = (prob.start, prob.ops, prob.operands)
+        if sig not in seen:
+            seen.add(sig)
+            out.append(prob)
+    return out
+
+
+def problem_rows(problems: list[arith.Problem], prefix: str) -> pl.DataFrame:
+    rows = []
+    for i, prob in enumerate(problems):
+        steps = prob.gold_steps()
+        vals = prob.values()
+        for k, step in enumerate(steps):  # every gold step verifies against the exact checker
+            verdict = arith.check_step(step, k + 1, vals[k], prob.ops[k], prob.operands[k],
+                                       final=k + 1 == len(steps))
+            assert verdict == "correct", (step, verdict)
+        rows.append({
+            "problem_id": f"{prefix}-{i:06d}", "problem": prob.text, "start": prob.start,
+            "ops": list(prob.ops), "operands": list(prob.operands), "gold_steps": steps,
+            "solution": "\n".join(steps), "gold_answer": str(vals[-1]),
+        })
+    return pl.DataFrame(rows, schema=PROBLEMS.polars_schema())
+
+
+def eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
+             d: arith.Difficulty, corruption_weights: dict[str, float]) -> pl.DataFrame:
+    """One pair per problem: at a random step, the gold step against a corrupted one.
+
+    The better step's position is exactly balanced (half A, half B, shuffled with the seed).
+    """
+    positions = ["A", "B"] * (len(problems) // 2) + ["A"] * (len(problems) % 2)
+    rng.shuffle(positions)
+    kinds = [k for k in arith.CORRUPTIONS if corruption_weights.get(k, 0) > 0]
+    rows = []
+    for i, (prob, better) in enumerate(zip(problems, positions)):
+        idx = rng.randint(1, len(prob.ops))
+        kind = rng.choices(kinds, weights=[corruption_weights[k] for k in kinds])[0]
+        gold, vals = prob.gold_steps(), prob.values()
+        good, bad = gold[idx - 1], arith.corrupt_step(rng, prob, idx, kind, d)
+        cand_a, cand_b = (good, bad) if better == "A" else (bad, good)
+        check = (idx, vals[idx - 1], prob.ops[idx - 1], prob.operands[idx - 1], idx == len(gold))
+        a_ok = arith.check_step(cand_a, *check) == "correct"
+        b_ok = arith.check_step(cand_b, *check) == "correct"
+        assert a_ok != b_ok and (a_ok == (better == "A")), (cand_a, cand_b, better)
+        pid = f"{prefix}-{i:06d}"
+        rows.append({
+            "pair_id": f"{pid}-s{idx}", "problem_id": pid, "problem": prob.text, "step_idx": idx,
+            "prefix_steps": gold[: idx - 1], "candidate_a": cand_a, "candidate_b": cand_b,
+            "a_correct": a_ok, "b_correct": b_ok, "better": better,
+            "origin": f"synthetic:{kind}", "judgment": arith.judgment(cand_a, cand_b, better, *check),
+        })
+    return pl.DataFrame(rows, schema=EFT.polars_schema())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--out", default="data/prepare")
+    ap.add_argument("--report", default="reports/prepare.json")
+    args = ap.parse_args()
+    p = load_params(args.params).prepare
+    out = Path(args.out)
+
+    # Benchmarks first: a missing or broken file fails before anything is generated or written.
+    bench_dir = Path(p.benchmarks_dir)
+    if not bench_dir.is_dir():
+        raise PsrlmError(f"{bench_dir}: benchmarks folder not found (prepare.benchmarks_dir)")
+    bench = pl.concat([load_benchmark(bench_dir, name, limit)
+                       for name, limit in p.benchmark_limits.items()])
+
+    rng = random.Random(p.seed)
+    d = difficulty(p)
+    sizes = {"test": p.test_size, "eft_test": p.eft_test_size, "eft_train": p.eft_train_size,
+             "ift_train": p.ift_train_size}
+    sizes.update({f"pool{i}": n for i, n in enumerate(p.pool_sizes, start=1)})
+    problems = distinct_problems(rng, d, sum(sizes.values()))
+    split, start = {}, 0
+    for name, n in sizes.items():  # fixed order: appending a pool changes no earlier split
+        split[name], start = problems[start: start + n], start + n
+
+    tables = [
+        (problem_rows(split["ift_train"], "ift"), out / "ift_train.parquet", PROBLEMS),
+        (eft_rows(random.Random(p.seed + 1), split["eft_train"], "eft_train", d,
+                  p.corruption_weights), out / "eft_train.parquet", EFT),
+        (eft_rows(random.Random(p.seed + 2), split["eft_test"], "eft_test", d,
+                  p.corruption_weights), out / "eft_test.parquet", EFT),
+        (problem_rows(split["test"], "test"), out / "test.parquet", PROBLEMS),
+        (bench, out / "benchmarks.parquet", BENCHMARKS),
+    ]
+    tables += [(problem_rows(split[f"pool{i}"], f"pool{i}"), out / "pools" / f"iter_{i}.parquet",
+                PROBLEMS) for i in range(1, len(p.pool_sizes) + 1)]
+    write_tables(tables)
+
+    report = {path.relative_to(out).as_posix().removesuffix(".parquet"): len(df)
+              for df, path, _ in tables}
+    report["benchmarks_by_name"] = dict(sorted(
+        bench.group_by("benchmark").len().iter_rows()))
+    report["benchmarks_missing_gold"] = bench["gold_answer"].null_count()
+    report["eft_origin"] = dict(sorted(pl.concat([t[0] for t in tables[1:3]])
+                                       .group_by("origin").len().iter_rows()))
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(json.dumps({"rows": report}, indent=2, sort_keys=True) + "\n")
+    print(f"prepare: wrote {len(tables)} tables to {out}")
+
+
+if __name__ == "__main__":
+    run(main, "prepare")

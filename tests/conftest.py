@@ -1,0 +1,59 @@
+"""Shared fixtures: the repository root, the smoke params and a throwaway copy of the repository."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = (ROOT / "../shared/benchmarks").resolve()
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Sections merge key by key; a key's value (even a mapping) is replaced whole, as with -S."""
+    return {**base, **{s: {**base.get(s, {}), **keys} for s, keys in override.items()}}
+
+
+def smoke_params(**sections) -> dict:
+    """params.yaml with the smoke overrides, the benchmarks folder made absolute, then `sections`."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = deep_merge(params, yaml.safe_load((ROOT / "tests/smoke_params.yaml").read_text()))
+    params["prepare"]["benchmarks_dir"] = str(BENCHMARKS)
+    return deep_merge(params, sections)
+
+
+def write_params(path: Path, params: dict) -> Path:
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def run_stage(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run a stage script for real, as dvc.yaml does, capturing its output."""
+    return subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """The repository's tracked and untracked-but-not-ignored files, as a fresh git repo with one
+    commit and smoke params: real `dvc` commands run there without touching the work tree."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    dst = tmp_path / "repo"
+    for rel in files:
+        src = ROOT / rel
+        if src.is_file() and not rel.startswith(("data/", "reports/")):
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    (dst / "dvc.lock").unlink(missing_ok=True)
+    write_params(dst / "params.yaml", smoke_params())
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dst, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dst, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=dst, check=True)
+    return dst

@@ -1,0 +1,79 @@
+import random
+import re
+
+import pytest
+
+from psrlm import arith
+
+D = arith.Difficulty(2, 4, 1, 100, 50, 9, 999, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
+
+
+def problems(n=500, seed=0):
+    rng = random.Random(seed)
+    return [arith.generate_problem(rng, D) for _ in range(n)]
+
+
+def test_gold_steps_verify_and_stay_in_range():
+    for prob in problems():
+        vals = prob.values()
+        assert 2 <= len(prob.ops) <= 4
+        assert all(0 <= v <= D.value_max for v in vals)
+        for k, step in enumerate(prob.gold_steps()):
+            final = k + 1 == len(prob.ops)
+            assert arith.check_step(step, k + 1, vals[k], prob.ops[k], prob.operands[k], final) == "correct"
+        assert prob.gold_steps()[-1].endswith(f"The answer is \\boxed{{{vals[-1]}}}.")
+
+
+def test_problem_text_states_every_operand_in_order():
+    for prob in problems(100):
+        numbers = [int(n) for n in re.findall(r"\b\d+\b", prob.text)]
+        assert numbers == [prob.start, *prob.operands]
+
+
+@pytest.mark.parametrize("kind", arith.CORRUPTIONS)
+def test_every_corruption_is_wrong_and_parseable(kind):
+    rng = random.Random(1)
+    for prob in problems(300):
+        vals = prob.values()
+        for idx in range(1, len(prob.ops) + 1):
+            bad = arith.corrupt_step(rng, prob, idx, kind, D)
+            final = idx == len(prob.ops)
+            verdict = arith.check_step(bad, idx, vals[idx - 1], prob.ops[idx - 1], prob.operands[idx - 1], final)
+            assert arith.parse_step(bad) is not None
+            assert verdict == kind if kind != "wrong_operand" else verdict in ("wrong_operand", "wrong_operator")
+
+
+@pytest.mark.parametrize("text, verdict", [
+    ("Step 2: 10 + 5 = 15.", "correct"),
+    ("Step 2: 10 + 5 = 16.", "wrong_result"),
+    ("Step 2: 11 + 5 = 16.", "wrong_operand"),
+    ("Step 2: 10 * 5 = 50.", "wrong_operator"),
+    ("Step 3: 10 + 5 = 15.", "wrong_index"),
+    ("Step 2: 10 + 5 = 15. The answer is \\boxed{15}.", "early_answer"),
+    ("Step 2: 10 + 5 = fifteen.", "unparseable"),
+    ("Step 2: __import__('os').system('true')", "unparseable"),
+    ("Step 2: " + "9" * 10_000 + " + 5 = 15.", "unparseable"),
+])
+def test_check_step_names_the_first_fault(text, verdict):
+    assert arith.check_step(text, 2, 10, "+", 5, final=False) == verdict
+
+
+def test_final_step_needs_the_boxed_answer():
+    assert arith.check_step("Step 1: 12 / 4 = 3.", 1, 12, "/", 4, final=True) == "missing_answer"
+    assert arith.check_step("Step 1: 12 / 4 = 3. The answer is \\boxed{4}.", 1, 12, "/", 4, final=True) == "wrong_answer"
+
+
+def test_exact_division_only():
+    assert arith.apply(12, "/", 4) == 3
+    with pytest.raises(ValueError):
+        arith.apply(13, "/", 4)
+
+
+def test_judgment_recomputes_each_candidate_then_gives_the_verdict():
+    text = arith.judgment("Step 1: 7 + 5 = 13.", "Step 1: 7 + 5 = 12.", "B", 1, 7, "+", 5, False)
+    lines = text.splitlines()
+    assert lines[0].startswith("A: it claims 7 + 5 = 13, but 7 + 5 = 12, not 13")
+    assert lines[1].startswith("B: it claims 7 + 5 = 12, and 7 + 5 = 12, so it is right")
+    assert lines[-1] == "[[B]]"
+    wrong_op = arith.judgment("Step 1: 7 * 5 = 35.", "Step 1: 7 + 5 = 12.", "B", 1, 7, "+", 5, False)
+    assert "but the next step is 7 + 5, so it is wrong" in wrong_op

@@ -1,0 +1,42 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, write_params
+from psrlm.params import ParamsError, PrepareParams, load_params
+
+
+def test_repository_params_load_into_frozen_dataclasses():
+    params = load_params(ROOT / "params.yaml")
+    assert isinstance(params.prepare, PrepareParams)
+    assert isinstance(params.prepare.pool_sizes, tuple)
+    with pytest.raises(AttributeError):
+        params.prepare.seed = 1  # frozen
+
+
+def test_every_key_has_a_comment_above_it():
+    lines = (ROOT / "params.yaml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("  ") and not line.strip().startswith("#") and ":" in line:
+            assert lines[i - 1].strip().startswith("#"), f"params.yaml:{i + 1} has no comment: {line}"
+
+
+def _edited(tmp_path: Path, edit) -> Path:
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    edit(raw)
+    return write_params(tmp_path / "params.yaml", raw)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r["prepare"].update(sede=3), "section 'prepare': unknown key 'sede'"),
+    (lambda r: r["prepare"].pop("seed"), "section 'prepare': missing key 'seed'"),
+    (lambda r: r["prepare"].update(seed="x"), "prepare.seed: expected an integer"),
+    (lambda r: r["prepare"].update(pool_sizes=[10, "a"]), "prepare.pool_sizes[1]"),
+    (lambda r: r.update(nonsense={}), "unknown section 'nonsense'"),
+    (lambda r: r.pop("prepare"), "missing section 'prepare'"),
+    (lambda r: r["prepare"].update(num_ops_min=5), "num_ops_min <= num_ops_max"),
+])
+def test_bad_params_name_section_and_key(tmp_path, edit, message):
+    with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_params(_edited(tmp_path, edit))

@@ -1,0 +1,143 @@
+"""The prepare stage run for real (subprocess, smoke sizes) and its tables checked."""
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import BENCHMARKS, run_stage, smoke_params, write_params
+from psrlm import arith
+from psrlm.tables import BENCHMARKS as BENCH_SCHEMA, EFT, PROBLEMS, read_table
+
+TABLES = {"ift_train": PROBLEMS, "eft_train": EFT, "eft_test": EFT, "test": PROBLEMS,
+          "pools/iter_1": PROBLEMS, "pools/iter_2": PROBLEMS, "benchmarks": BENCH_SCHEMA}
+
+
+def prepare(tmp: Path, **sections) -> Path:
+    params = write_params(tmp / "params.yaml", smoke_params(**sections))
+    out = tmp / "out"
+    res = run_stage("prepare", "--params", str(params), "--out", str(out), "--report", str(tmp / "r.json"))
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    return prepare(tmp_path_factory.mktemp("prep"))
+
+
+def load(out: Path, name: str) -> pl.DataFrame:
+    return read_table(out / f"{name}.parquet", TABLES[name]).collect()
+
+
+def test_all_tables_written_with_their_schema_and_sizes(prepared):
+    sizes = {"ift_train": 300, "eft_train": 200, "eft_test": 100, "test": 50,
+             "pools/iter_1": 20, "pools/iter_2": 20}
+    for name, n in sizes.items():
+        assert len(load(prepared, name)) == n, name
+
+
+def test_same_seed_gives_same_bytes(prepared, tmp_path):
+    again = prepare(tmp_path)
+    for name in TABLES:
+        a, b = (hashlib.sha256((d / f"{name}.parquet").read_bytes()).hexdigest() for d in (prepared, again))
+        assert a == b, name
+
+
+def test_another_seed_gives_other_problems(prepared, tmp_path):
+    other = prepare(tmp_path, prepare={"seed": 99})
+    assert set(load(prepared, "test")["problem"]) != set(load(other, "test")["problem"])
+
+
+def test_no_problem_text_in_two_splits(prepared):
+    seen: dict[str, str] = {}
+    for name in ("ift_train", "eft_train", "eft_test", "test", "pools/iter_1", "pools/iter_2"):
+        texts = load(prepared, name)["problem"].unique().to_list()
+        for t in texts:
+            assert t not in seen, f"{name} shares a problem with {seen.get(t)}"
+            seen[t] = name
+
+
+def test_gold_solutions_verify(prepared):
+    for row in load(prepared, "ift_train").iter_rows(named=True):
+        value = row["start"]
+        for k, (op, b, step) in enumerate(zip(row["ops"], row["operands"], row["gold_steps"])):
+            final = k + 1 == len(row["ops"])
+            assert arith.check_step(step, k + 1, value, op, b, final) == "correct"
+            value = arith.apply(value, op, b)
+        assert row["gold_answer"] == str(value)
+        assert row["solution"] == "\n".join(row["gold_steps"])
+
+
+@pytest.mark.parametrize("split", ["eft_train", "eft_test"])
+def test_eft_better_step_is_right_other_wrong_and_positions_balanced(prepared, split):
+    eft = load(prepared, split)
+    for row in eft.iter_rows(named=True):
+        good = row["candidate_a"] if row["better"] == "A" else row["candidate_b"]
+        bad = row["candidate_b"] if row["better"] == "A" else row["candidate_a"]
+        assert good != bad
+        assert row["a_correct"] == (row["better"] == "A") and row["b_correct"] == (row["better"] == "B")
+        assert row["judgment"].endswith(f"[[{row['better']}]]")
+        assert len(row["prefix_steps"]) == row["step_idx"] - 1
+        assert good.startswith(f"Step {row['step_idx']}: ")
+    counts = eft["better"].value_counts().sort("better")["count"].to_list()
+    assert abs(counts[0] - counts[1]) <= 1
+    assert set(eft["origin"]) <= {f"synthetic:{k}" for k in arith.CORRUPTIONS}
+
+
+def test_appending_a_pool_leaves_earlier_tables_unchanged(prepared, tmp_path):
+    more = prepare(tmp_path, prepare={"pool_sizes": [20, 20, 30]})
+    assert len(read_table(more / "pools/iter_3.parquet", PROBLEMS).collect()) == 30
+    for name in ("ift_train", "eft_test", "test", "pools/iter_1", "pools/iter_2"):
+        assert (more / f"{name}.parquet").read_bytes() == (prepared / f"{name}.parquet").read_bytes()
+
+
+def test_benchmark_row_counts(prepared):
+    counts = dict(load(prepared, "benchmarks").group_by("benchmark").len().iter_rows())
+    assert counts == {"gsm8k": 1319, "math500": 500, "gaokao2023en": 385, "olympiadbench": 675,
+                      "aime24": 30, "amc23": 40}
+
+
+def test_benchmark_gold_answers(prepared):
+    bench = load(prepared, "benchmarks")
+    gold = {(b, i): a for b, i, a in bench.select("benchmark", "id", "gold_answer").iter_rows()}
+    assert gold[("gsm8k", "00001")] == "18"  # "#### 18"
+    assert all("," not in a and "#" not in a for (b, _), a in gold.items() if b == "gsm8k")
+    assert gold[("amc23", "0")] == "27.0"
+    # the two Gaokao rows published without an answer are null, not guessed
+    assert bench.filter(pl.col("gold_answer").is_null())["benchmark"].to_list() == ["gaokao2023en"] * 2
+
+
+def test_benchmark_limit(tmp_path):
+    out = prepare(tmp_path, prepare={"benchmark_limits": {"gsm8k": 5, "aime24": None}})
+    counts = dict(load(out, "benchmarks").group_by("benchmark").len().iter_rows())
+    assert counts == {"gsm8k": 5, "aime24": 30}
+
+
+def _fails_writing_nothing(tmp_path, params: dict, expected: str) -> None:
+    write_params(tmp_path / "params.yaml", params)
+    res = run_stage("prepare", "--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "out"),
+                    "--report", str(tmp_path / "r.json"))
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], res.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "r.json").exists()
+
+
+def test_missing_benchmarks_folder_fails_in_one_line_writing_nothing(tmp_path):
+    params = smoke_params()
+    params["prepare"]["benchmarks_dir"] = str(tmp_path / "nowhere")
+    _fails_writing_nothing(tmp_path, params, f"{tmp_path / 'nowhere'}: benchmarks folder not found")
+
+
+def test_broken_jsonl_line_fails_naming_file_and_line(tmp_path):
+    bench = tmp_path / "bench"
+    for name in ("gsm8k", "aime24"):
+        (bench / name).mkdir(parents=True)
+        (bench / name / "test.jsonl").write_text((BENCHMARKS / name / "test.jsonl").read_text())
+    with (bench / "aime24" / "test.jsonl").open("a") as f:
+        f.write('{"id": "x", "problem": "unterminated\n')
+    params = smoke_params(prepare={"benchmark_limits": {"gsm8k": None, "aime24": None}})
+    params["prepare"]["benchmarks_dir"] = str(bench)
+    _fails_writing_nothing(tmp_path, params, f"{bench / 'aime24' / 'test.jsonl'}:31: broken JSON line")
