@@ -199,29 +199,25 @@ def _valid(a: int, op: str, b: int) -> bool:
         return False
 
 
-def explain(text: str, index: int, prev: int, op: str, b: int, final: bool) -> str:
-    """One line of the judge's explanation for one candidate: copy its claim, recompute, conclude."""
+def _equation(text: str) -> str | None:
     s = parse_step(text)
-    if s is None:
-        return "it is not a step of the form a op b = c, so it is wrong"
-    claim = f"it claims {s.a} {s.op} {s.b} = {s.c}"
-    if s.op != op or s.a != prev or s.b != b:
-        return f"{claim}, but the next step is {prev} {op} {b}, so it is wrong"
-    try:
-        value = apply(s.a, s.op, s.b)
-    except ValueError:
-        return f"{claim}, but {s.a} / {s.b} is not exact, so it is wrong"
-    if value != s.c:
-        return f"{claim}, but {s.a} {s.op} {s.b} = {value}, not {s.c}, so it is wrong"
-    verdict = check_step(text, index, prev, op, b, final)
-    if verdict != "correct":
-        return f"{claim}, which is right, but the answer is not stated correctly, so it is wrong"
-    return f"{claim}, and {s.a} {s.op} {s.b} = {value}, so it is right"
+    return None if s is None else f"{s.a} {s.op} {s.b} = {s.c}"
 
 
 def judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
              final: bool) -> str:
-    """Target judge output (method.md §3): recompute each candidate, say which is right, verdict."""
-    return (f"A: {explain(cand_a, index, prev, op, b, final)}.\n"
-            f"B: {explain(cand_b, index, prev, op, b, final)}.\n"
-            f"[[{better}]]")
+    """Target judge output (method.md §3): work out the right next step from the problem, then hold
+    each candidate against it, then the verdict.
+
+    Writing the right step first makes judging the solving skill plus a comparison, so the two
+    skills help each other in a tiny model instead of competing; and it catches every kind of wrong
+    step (result, operand, operator), not only wrong arithmetic.
+    """
+    right = f"{prev} {op} {b} = {apply(prev, op, b)}"
+    lines = [f"Next: {right}."]
+    for name, cand in (("A", cand_a), ("B", cand_b)):
+        eq = _equation(cand)
+        ok = check_step(cand, index, prev, op, b, final) == "correct"
+        lines.append(f"{name}: {eq if eq else 'not a step'}. {'Right' if ok else 'Wrong'}.")
+    lines.append(f"[[{better}]]")
+    return "\n".join(lines)

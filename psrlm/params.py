@@ -62,15 +62,73 @@ class PrepareParams:
                 raise ParamsError(f"prepare: {key} needs non-negative weights with a positive sum")
 
 
-# Section name in params.yaml → its dataclass. Later stages add their sections here.
+@dataclass(frozen=True)
+class PromptsParams:
+    solve: str
+    judge: str
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    base: str
+    seed: int
+    vocab_size: int
+    tokenizer_corpus_rows: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+
+    def check(self) -> None:
+        if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
+            raise ParamsError("model: hidden_size must divide by num_heads, num_heads by num_kv_heads")
+
+
+@dataclass(frozen=True)
+class SftParams:
+    seed: int
+    eft_fraction: float
+    learning_rate: float
+    epochs: float
+    batch_size: int
+    warmup_ratio: float
+    weight_decay: float
+    max_length: int
+    logging_steps: int
+
+    def check(self) -> None:
+        if not 0 <= self.eft_fraction < 1:
+            raise ParamsError("sft: eft_fraction must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    test_limit: int | None
+    eft_limit: int | None
+    batch_size: int
+    max_new_tokens_solve: int
+    max_new_tokens_judge: int
+
+
+# Section name in params.yaml → its dataclass.
 SECTIONS: dict[str, type] = {
     "prepare": PrepareParams,
+    "prompts": PromptsParams,
+    "model": ModelParams,
+    "sft": SftParams,
+    "evaluate": EvaluateParams,
 }
 
 
 @dataclass(frozen=True)
 class Params:
     prepare: PrepareParams
+    prompts: PromptsParams
+    model: ModelParams
+    sft: SftParams
+    evaluate: EvaluateParams
 
 
 def _coerce(value, hint, where: str):

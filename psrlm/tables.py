@@ -84,6 +84,35 @@ BENCHMARKS = Schema(
     nullable=frozenset({"gold_answer"}),  # published empty: counted by prepare, never guessed
 )
 
+# Greedy solutions of a model on a problem set (evaluate): one row per problem.
+EVAL_SOLVE = Schema(
+    name="eval_solve",
+    columns={
+        "problem_id": pl.String(),
+        "output": pl.String(),
+        "answer": pl.String(),  # last \boxed{} of the output; null when there is none
+        "gold_answer": pl.String(),
+        "status": pl.String(),  # correct | wrong | no_answer
+    },
+    key=("problem_id",),
+    nullable=frozenset({"answer"}),
+)
+
+# Greedy judgments of a model on held-out EFT pairs (evaluate): one row per pair.
+EVAL_JUDGE = Schema(
+    name="eval_judge",
+    columns={
+        "pair_id": pl.String(),
+        "better": pl.String(),
+        "output": pl.String(),
+        "verdict": pl.String(),  # A | B; null when unparseable (never coerced)
+        "verdict_status": pl.String(),  # ok | no_verdict | both_verdicts
+        "correct": pl.Boolean(),
+    },
+    key=("pair_id",),
+    nullable=frozenset({"verdict"}),
+)
+
 # Fixed writer settings: part of the byte-for-byte reproducibility promise.
 _COMPRESSION = "zstd"
 _COMPRESSION_LEVEL = 3

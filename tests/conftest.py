@@ -40,6 +40,10 @@ def run_stage(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedPr
 
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
+    return make_repo_copy(tmp_path)
+
+
+def make_repo_copy(tmp_path: Path) -> Path:
     """The repository's tracked and untracked-but-not-ignored files, as a fresh git repo with one
     commit and smoke params: real `dvc` commands run there without touching the work tree."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],

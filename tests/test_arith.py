@@ -69,11 +69,10 @@ def test_exact_division_only():
         arith.apply(13, "/", 4)
 
 
-def test_judgment_recomputes_each_candidate_then_gives_the_verdict():
+def test_judgment_works_out_the_right_step_then_checks_each_candidate():
     text = arith.judgment("Step 1: 7 + 5 = 13.", "Step 1: 7 + 5 = 12.", "B", 1, 7, "+", 5, False)
-    lines = text.splitlines()
-    assert lines[0].startswith("A: it claims 7 + 5 = 13, but 7 + 5 = 12, not 13")
-    assert lines[1].startswith("B: it claims 7 + 5 = 12, and 7 + 5 = 12, so it is right")
-    assert lines[-1] == "[[B]]"
+    assert text.splitlines() == ["Next: 7 + 5 = 12.", "A: 7 + 5 = 13. Wrong.", "B: 7 + 5 = 12. Right.", "[[B]]"]
     wrong_op = arith.judgment("Step 1: 7 * 5 = 35.", "Step 1: 7 + 5 = 12.", "B", 1, 7, "+", 5, False)
-    assert "but the next step is 7 + 5, so it is wrong" in wrong_op
+    assert "A: 7 * 5 = 35. Wrong." in wrong_op
+    junk = arith.judgment("Step 1: 7 + 5 = 12. The answer is \\boxed{12}.", "blah", "A", 1, 7, "+", 5, True)
+    assert junk.splitlines()[1:] == ["A: 7 + 5 = 12. Right.", "B: not a step. Wrong.", "[[A]]"]

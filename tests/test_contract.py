@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from psrlm.params import SECTIONS
 
 
 def resolved_stages():
@@ -40,6 +41,7 @@ def test_stage_entry_is_its_true_contract(name, cmd, deps, params, outs):
     assert script in deps and "psrlm" in deps, f"{name}: its code is not among its deps"
     src = (ROOT / script).read_text()
     read = set(re.findall(r"load_params\([^)]*\)\.(\w+)", src))
+    read |= set(re.findall(r"\bparams\.(\w+)", src)) & set(SECTIONS)
     assert read == set(params), f"{name}: reads params sections {read}, dvc.yaml lists {params}"
     assert all(section in PARAMS for section in params)
     produced = {o for _, _, _, _, os_ in STAGES for o in os_}

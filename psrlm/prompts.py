@@ -1,0 +1,64 @@
+"""The solve and judge prompts (method.md §2), rendered from versioned template files.
+
+Templates live in `prompts/<name>.txt` and are never edited once results depend on them: a new
+wording is a new file (`judge_v2.txt`) chosen in params.yaml [prompts].
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+_VERDICT = re.compile(r"\[\[([AB])\]\]")
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def template(name: str) -> str:
+    path = PROMPTS_DIR / f"{name}.txt"
+    if not path.is_file():
+        from psrlm.errors import PsrlmError
+
+        raise PsrlmError(f"{path}: prompt template not found")
+    return path.read_text()
+
+
+def render(tmpl: str, **values: str) -> str:
+    """Fill `{name}` fields in one pass: model text may hold braces (\\boxed{...}) or even a field
+    name, and must come out verbatim, never re-substituted."""
+    return _FIELD.sub(lambda m: values[m.group(1)] if m.group(1) in values else m.group(0), tmpl)
+
+
+def solve_prompt(tmpl: str, problem: str) -> str:
+    return render(tmpl, problem=problem)
+
+
+def judge_prompt(tmpl: str, problem: str, prefix_steps: list[str], step_a: str, step_b: str) -> str:
+    steps = "\n".join(prefix_steps) if prefix_steps else "(none yet)"
+    return render(tmpl, problem=problem, steps=steps, step_a=step_a, step_b=step_b)
+
+
+def parse_verdict(text: str) -> tuple[str | None, str]:
+    """(verdict, reason): "A"/"B" with reason "ok", or None with why it cannot be read.
+
+    Never guesses: no verdict, or both verdicts, is invalid and must be counted, not scored.
+    """
+    found = set(_VERDICT.findall(text))
+    if not found:
+        return None, "no_verdict"
+    if len(found) > 1:
+        return None, "both_verdicts"
+    return found.pop(), "ok"
+
+
+def final_answer(text: str) -> str | None:
+    """The content of the last \\boxed{...} (balanced braces), or None."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    i, depth = start + len("\\boxed{"), 1
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i:j].strip()
+    return None

@@ -1,0 +1,108 @@
+"""Stage `evaluate`: greedy accuracy of one model on the held-out synthetic test, and its judge
+accuracy on the held-out EFT pairs (method.md §7).
+
+The answer is the last \\boxed{} of the greedy solution; on the synthetic task gold answers are
+integers, compared exactly. The verdict is read from [[A]]/[[B]]; an unparseable judgment counts as
+wrong and is counted separately, never read as a verdict.
+
+Reads:  params.yaml [evaluate, prompts]; --model (HF folder); --test (PROBLEMS); --eft (EFT).
+Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet (EVAL_JUDGE); --report, metrics JSON
+        with `synthetic.accuracy`, `judge.accuracy`, `judge.accuracy_a`, `judge.accuracy_b`,
+        `judge.invalid` (DVC metrics).
+
+Run: dvc repro evaluate@m1   (or: python stages/evaluate.py --model data/models/m1 ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import polars as pl
+
+from psrlm import prompts
+from psrlm.errors import run
+from psrlm.generate import chat_prompts, generate
+from psrlm.params import load_params
+from psrlm.tables import EFT, EVAL_JUDGE, EVAL_SOLVE, PROBLEMS, read_table, write_tables
+
+
+def score_solutions(test: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
+    answers = [prompts.final_answer(o) for o in outputs]
+    return test.select("problem_id", "gold_answer").with_columns(
+        output=pl.Series(outputs, dtype=pl.String), answer=pl.Series(answers, dtype=pl.String),
+    ).with_columns(status=pl.when(pl.col("answer").is_null()).then(pl.lit("no_answer"))
+                   .when(pl.col("answer") == pl.col("gold_answer")).then(pl.lit("correct"))
+                   .otherwise(pl.lit("wrong")))
+
+
+def score_judgments(eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
+    parsed = [prompts.parse_verdict(o) for o in outputs]
+    return eft.select("pair_id", "better").with_columns(
+        output=pl.Series(outputs, dtype=pl.String),
+        verdict=pl.Series([v for v, _ in parsed], dtype=pl.String),
+        verdict_status=pl.Series([r for _, r in parsed], dtype=pl.String),
+    ).with_columns(correct=(pl.col("verdict") == pl.col("better")).fill_null(False))
+
+
+def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
+    def acc(df: pl.DataFrame) -> float:
+        return round(float(df["correct"].mean()), 4) if len(df) else 0.0
+
+    return {
+        "synthetic": {"n": len(solve),
+                      "accuracy": round(float((solve["status"] == "correct").mean()), 4),
+                      "no_answer": int((solve["status"] == "no_answer").sum())},
+        "judge": {"n": len(judge), "accuracy": acc(judge),
+                  "accuracy_a": acc(judge.filter(pl.col("better") == "A")),
+                  "accuracy_b": acc(judge.filter(pl.col("better") == "B")),
+                  "invalid": int(judge["verdict"].null_count()),
+                  "invalid_by_reason": dict(sorted(judge.filter(pl.col("verdict").is_null())
+                                                   .group_by("verdict_status").len().iter_rows())),
+                  "said_a": int((judge["verdict"] == "A").sum())},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--test", default="data/prepare/test.parquet")
+    ap.add_argument("--eft", default="data/prepare/eft_test.parquet")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--report", required=True)
+    args = ap.parse_args()
+    params = load_params(args.params)
+    p = params.evaluate
+
+    test = read_table(args.test, PROBLEMS)
+    eft = read_table(args.eft, EFT)
+    test = (test.head(p.test_limit) if p.test_limit is not None else test).collect()
+    eft = (eft.head(p.eft_limit) if p.eft_limit is not None else eft).collect()
+
+    from psrlm.model import load
+
+    model, tok = load(args.model)
+    solve_t, judge_t = prompts.template(params.prompts.solve), prompts.template(params.prompts.judge)
+    start = time.time()
+    solve_out = generate(model, tok, chat_prompts(tok, [prompts.solve_prompt(solve_t, q)
+                                                         for q in test["problem"]]),
+                         p.max_new_tokens_solve, p.batch_size, desc="solve")
+    judge_in = [prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
+                                     r["candidate_b"]) for r in eft.iter_rows(named=True)]
+    judge_out = generate(model, tok, chat_prompts(tok, judge_in), p.max_new_tokens_judge,
+                         p.batch_size, desc="judge")
+    solve, judge = score_solutions(test, solve_out), score_judgments(eft, judge_out)
+    out = Path(args.out)
+    write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judge, out / "judge.parquet", EVAL_JUDGE)])
+    report = metrics(solve, judge) | {"generation_seconds": round(time.time() - start, 1)}
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"evaluate: synthetic {report['synthetic']['accuracy']:.3f}, "
+          f"judge {report['judge']['accuracy']:.3f} ({report['judge']['invalid']} invalid)")
+
+
+if __name__ == "__main__":
+    run(main, "evaluate")

@@ -1,0 +1,91 @@
+"""Stage `init_model`: M0, the base model (method.md §1).
+
+With `model.base: scratch` (the embedded default) it trains a byte-level BPE on the training corpus
+(solve and judge prompts as the pipeline renders them, with their targets) and builds a randomly
+initialised Qwen2-style causal LM from params. Otherwise it loads `model.base` (a local folder, or a
+hub name when the hub is reachable) and saves it unchanged, so every later stage reads M0 from one place.
+
+Reads:  params.yaml [model, prompts]; --ift, --eft (PROBLEMS, EFT) for the scratch tokenizer.
+Writes: --out, a Hugging Face model folder (config, safetensors, tokenizer with chat template);
+        --report, size of the model (DVC metrics).
+
+Run: dvc repro init_model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import polars as pl
+
+from psrlm import model as models
+from psrlm import prompts
+from psrlm.errors import run
+from psrlm.params import ModelParams, load_params
+from psrlm.tables import EFT, PROBLEMS, read_table
+
+
+def tokenizer_corpus(ift: pl.DataFrame, eft: pl.DataFrame, solve_t: str, judge_t: str) -> list[str]:
+    texts = [prompts.solve_prompt(solve_t, p) + "\n" + s
+             for p, s in zip(ift["problem"], ift["solution"])]
+    texts += [prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
+                                   r["candidate_b"]) + "\n" + r["judgment"]
+              for r in eft.iter_rows(named=True)]
+    return texts
+
+
+def scratch_model(p: ModelParams, tok):
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=len(tok), hidden_size=p.hidden_size, num_hidden_layers=p.num_layers,
+        num_attention_heads=p.num_heads, num_key_value_heads=p.num_kv_heads,
+        intermediate_size=p.intermediate_size, max_position_embeddings=p.max_position_embeddings,
+        tie_word_embeddings=True, bos_token_id=None, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id, dtype="float32",
+    )
+    torch.manual_seed(p.seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id,
+                                               pad_token_id=tok.pad_token_id, do_sample=False)
+    return model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--ift", default="data/prepare/ift_train.parquet")
+    ap.add_argument("--eft", default="data/prepare/eft_train.parquet")
+    ap.add_argument("--out", default="data/models/m0")
+    ap.add_argument("--report", default="reports/init_model.json")
+    args = ap.parse_args()
+    params = load_params(args.params)
+    p = params.model
+
+    if p.base == "scratch":
+        n = p.tokenizer_corpus_rows
+        ift = read_table(args.ift, PROBLEMS).head(n).collect()
+        eft = read_table(args.eft, EFT).head(n).collect()
+        corpus = tokenizer_corpus(ift, eft, prompts.template(params.prompts.solve),
+                                  prompts.template(params.prompts.judge))
+        tok = models.build_tokenizer(corpus, p.vocab_size)
+        model = scratch_model(p, tok)
+    else:
+        model, tok = models.load(p.base)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    n_params = sum(t.numel() for t in model.parameters())
+    report = {"parameters": n_params, "vocab_size": len(tok), "base": p.base}
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"init_model: M0 with {n_params:,} parameters, vocabulary {len(tok)}, saved to {out}")
+
+
+if __name__ == "__main__":
+    run(main, "init_model")

@@ -1,0 +1,12 @@
+"""Import a stage script as a module (stages are scripts, not a package), for tests of its pure parts."""
+
+import importlib.util
+
+from conftest import ROOT
+
+
+def load_stage(name: str):
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
