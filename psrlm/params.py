@@ -1,8 +1,9 @@
-"""params.yaml → frozen dataclasses, one per stage section.
+"""params.yaml → frozen dataclasses, one per section.
 
-Every key must be declared here and present in the file: an unknown or missing key is an error that
-names the section and the key, so a typo in a sweep (`dvc exp run -S prepare.sede=3`) fails loudly
-instead of being ignored.
+Each stage declares the dataclass of its own section (shared sections are declared here) and loads
+it with `load_section`. Every key must be declared and present: an unknown, missing or mistyped key
+is an error that names the section and the key, so a typo in a sweep (`dvc exp run -S
+prepare.sede=3`) fails loudly instead of being ignored.
 """
 
 from __future__ import annotations
@@ -23,112 +24,9 @@ class ParamsError(PsrlmError):
 
 
 @dataclass(frozen=True)
-class PrepareParams:
-    seed: int
-    num_ops_min: int
-    num_ops_max: int
-    start_min: int
-    start_max: int
-    addsub_max: int
-    muldiv_max: int
-    value_max: int
-    op_weights: dict[str, float]
-    corruption_weights: dict[str, float]
-    ift_train_size: int
-    eft_train_size: int
-    eft_test_size: int
-    test_size: int
-    pool_sizes: tuple[int, ...]
-    benchmarks_dir: str
-    benchmark_limits: dict[str, int | None]
-
-    def check(self) -> None:
-        if not 1 <= self.num_ops_min <= self.num_ops_max:
-            raise ParamsError("prepare: need 1 <= num_ops_min <= num_ops_max")
-        if not 0 <= self.start_min <= self.start_max:
-            raise ParamsError("prepare: need 0 <= start_min <= start_max")
-        if self.addsub_max < 1 or self.muldiv_max < 2:
-            raise ParamsError("prepare: need addsub_max >= 1 and muldiv_max >= 2")
-        if self.value_max < self.start_max:
-            raise ParamsError("prepare: need value_max >= start_max")
-        if set(self.op_weights) - {"+", "-", "*", "/"}:
-            raise ParamsError("prepare: op_weights keys must be among '+', '-', '*', '/'")
-        if set(self.corruption_weights) - {"wrong_result", "wrong_operand", "wrong_operator"}:
-            raise ParamsError("prepare: corruption_weights keys must be among "
-                              "wrong_result, wrong_operand, wrong_operator")
-        for key, table in (("op_weights", self.op_weights),
-                           ("corruption_weights", self.corruption_weights)):
-            if not table or any(w < 0 for w in table.values()) or sum(table.values()) <= 0:
-                raise ParamsError(f"prepare: {key} needs non-negative weights with a positive sum")
-
-
-@dataclass(frozen=True)
 class PromptsParams:
     solve: str
     judge: str
-
-
-@dataclass(frozen=True)
-class ModelParams:
-    base: str
-    seed: int
-    vocab_size: int
-    tokenizer_corpus_rows: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    intermediate_size: int
-    max_position_embeddings: int
-
-    def check(self) -> None:
-        if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
-            raise ParamsError("model: hidden_size must divide by num_heads, num_heads by num_kv_heads")
-
-
-@dataclass(frozen=True)
-class SftParams:
-    seed: int
-    eft_fraction: float
-    learning_rate: float
-    epochs: float
-    batch_size: int
-    warmup_ratio: float
-    weight_decay: float
-    max_length: int
-    logging_steps: int
-
-    def check(self) -> None:
-        if not 0 <= self.eft_fraction < 1:
-            raise ParamsError("sft: eft_fraction must be in [0, 1)")
-
-
-@dataclass(frozen=True)
-class EvaluateParams:
-    test_limit: int | None
-    eft_limit: int | None
-    batch_size: int
-    max_new_tokens_solve: int
-    max_new_tokens_judge: int
-
-
-# Section name in params.yaml → its dataclass.
-SECTIONS: dict[str, type] = {
-    "prepare": PrepareParams,
-    "prompts": PromptsParams,
-    "model": ModelParams,
-    "sft": SftParams,
-    "evaluate": EvaluateParams,
-}
-
-
-@dataclass(frozen=True)
-class Params:
-    prepare: PrepareParams
-    prompts: PromptsParams
-    model: ModelParams
-    sft: SftParams
-    evaluate: EvaluateParams
 
 
 def _coerce(value, hint, where: str):
@@ -189,15 +87,12 @@ def parse_section(name: str, raw: object, cls: type):
     return obj
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate the whole params file (all sections), so any stage catches any typo."""
+def load_section(path: str | Path, name: str, cls: type):
+    """One section of the params file as the frozen dataclass `cls` (declared by the stage that
+    owns the section; shared sections such as `prompts` are declared here)."""
     raw = yaml.safe_load(Path(path).read_text())
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections")
-    unknown = sorted(set(raw) - set(SECTIONS))
-    if unknown:
-        raise ParamsError(f"{path}: unknown section '{unknown[0]}'")
-    missing = [s for s in SECTIONS if s not in raw]
-    if missing:
-        raise ParamsError(f"{path}: missing section '{missing[0]}'")
-    return Params(**{name: parse_section(name, raw[name], cls) for name, cls in SECTIONS.items()})
+    if name not in raw:
+        raise ParamsError(f"{path}: missing section '{name}'")
+    return parse_section(name, raw[name], cls)

@@ -113,6 +113,85 @@ EVAL_JUDGE = Schema(
     nullable=frozenset({"verdict"}),
 )
 
+# Search (method.md §5), one row per distinct candidate of every loop of every problem.
+SEARCH_STEPS = Schema(
+    name="search_steps",
+    columns={
+        "problem_id": pl.String(),
+        "iteration": pl.Int64(),
+        "loop": pl.Int64(),  # loop iteration of this problem (at most 20, method.md §5)
+        "step_idx": pl.Int64(),  # 1-based index of the step the candidates are for
+        "candidate_idx": pl.Int64(),  # first-seen order among distinct candidates
+        "prompt": pl.String(),  # exactly what the model was given: solve prompt + steps so far
+        "text": pl.String(),
+        "multiplicity": pl.Int64(),  # how many of the w samples were this text
+        "score": pl.Int64(),  # Eq. 2 wins; null when it was the only distinct candidate
+        "chosen": pl.Boolean(),
+        "rejected": pl.Boolean(),
+        "kept": pl.Boolean(),  # chosen and never rolled back: part of the final solution
+        "correct": pl.Boolean(),  # ground truth, audit only; null without it
+    },
+    key=("problem_id", "iteration", "loop", "candidate_idx"),
+    nullable=frozenset({"score", "correct"}),
+)
+
+# Search judge calls: one row per ordered comparison (both orders of every distinct pair).
+SEARCH_JUDGMENTS = Schema(
+    name="search_judgments",
+    columns={
+        "problem_id": pl.String(),
+        "iteration": pl.Int64(),
+        "loop": pl.Int64(),
+        "step_idx": pl.Int64(),
+        "candidate_a": pl.Int64(),  # candidate_idx shown as A
+        "candidate_b": pl.Int64(),  # candidate_idx shown as B
+        "judgment": pl.String(),  # raw judge text
+        "verdict": pl.String(),  # A | B; null when unparseable (never coerced)
+        "verdict_status": pl.String(),  # ok | no_verdict | both_verdicts
+    },
+    key=("problem_id", "iteration", "loop", "candidate_a", "candidate_b"),
+    nullable=frozenset({"verdict"}),
+)
+
+# Search outcome per problem: the chosen trajectory.
+SEARCH_SOLUTIONS = Schema(
+    name="search_solutions",
+    columns={
+        "problem_id": pl.String(),
+        "iteration": pl.Int64(),
+        "steps": pl.List(pl.String()),
+        "finished": pl.Boolean(),  # ended on a \boxed{} answer (or end of sequence)
+        "loops": pl.Int64(),
+        "rollbacks": pl.Int64(),
+        "answer": pl.String(),  # last \boxed{} of the final step; null when unfinished
+        "gold_answer": pl.String(),  # audit only, never read by the search
+        "correct": pl.Boolean(),  # audit only
+    },
+    key=("problem_id", "iteration"),
+    nullable=frozenset({"answer", "gold_answer", "correct"}),
+)
+
+# Step-level preference pairs (PPD) in TRL's columns, one per kept step with distinct scores.
+PAIRS = Schema(
+    name="pairs",
+    columns={
+        "problem_id": pl.String(),
+        "iteration": pl.Int64(),
+        "step_idx": pl.Int64(),
+        "loop": pl.Int64(),
+        "prompt": pl.String(),  # as at search time: solve prompt + the previous steps
+        "chosen": pl.String(),  # one step
+        "rejected": pl.String(),  # one step
+        "chosen_score": pl.Int64(),
+        "rejected_score": pl.Int64(),
+        "is_final_step": pl.Boolean(),  # the chosen step holds the \boxed{} answer: EOS after it
+        "chosen_correct": pl.Boolean(),  # ground truth, audit only
+        "rejected_correct": pl.Boolean(),
+    },
+    key=("problem_id", "iteration", "step_idx"),
+    nullable=frozenset({"chosen_correct", "rejected_correct"}),
+)
+
 # Fixed writer settings: part of the byte-for-byte reproducibility promise.
 _COMPRESSION = "zstd"
 _COMPRESSION_LEVEL = 3

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -25,8 +26,17 @@ import polars as pl
 from psrlm import prompts
 from psrlm.errors import run
 from psrlm.generate import chat_prompts, generate
-from psrlm.params import load_params
+from psrlm.params import PromptsParams, load_section
 from psrlm.tables import EFT, EVAL_JUDGE, EVAL_SOLVE, PROBLEMS, read_table, write_tables
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    test_limit: int | None
+    eft_limit: int | None
+    batch_size: int
+    max_new_tokens_solve: int
+    max_new_tokens_judge: int
 
 
 def score_solutions(test: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
@@ -74,8 +84,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
-    params = load_params(args.params)
-    p = params.evaluate
+    p = load_section(args.params, "evaluate", EvaluateParams)
+    templates = load_section(args.params, "prompts", PromptsParams)
 
     test = read_table(args.test, PROBLEMS)
     eft = read_table(args.eft, EFT)
@@ -85,7 +95,7 @@ def main() -> None:
     from psrlm.model import load
 
     model, tok = load(args.model)
-    solve_t, judge_t = prompts.template(params.prompts.solve), prompts.template(params.prompts.judge)
+    solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
     start = time.time()
     solve_out = generate(model, tok, chat_prompts(tok, [prompts.solve_prompt(solve_t, q)
                                                          for q in test["problem"]]),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -23,8 +24,26 @@ import polars as pl
 from psrlm import model as models
 from psrlm import prompts
 from psrlm.errors import run
-from psrlm.params import ModelParams, load_params
+from psrlm.params import ParamsError, PromptsParams, load_section
 from psrlm.tables import EFT, PROBLEMS, read_table
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    base: str
+    seed: int
+    vocab_size: int
+    tokenizer_corpus_rows: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+
+    def check(self) -> None:
+        if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
+            raise ParamsError("model: hidden_size must divide by num_heads, num_heads by num_kv_heads")
 
 
 def tokenizer_corpus(ift: pl.DataFrame, eft: pl.DataFrame, solve_t: str, judge_t: str) -> list[str]:
@@ -62,15 +81,15 @@ def main() -> None:
     ap.add_argument("--out", default="data/models/m0")
     ap.add_argument("--report", default="reports/init_model.json")
     args = ap.parse_args()
-    params = load_params(args.params)
-    p = params.model
+    p = load_section(args.params, "model", ModelParams)
+    templates = load_section(args.params, "prompts", PromptsParams)
 
     if p.base == "scratch":
         n = p.tokenizer_corpus_rows
         ift = read_table(args.ift, PROBLEMS).head(n).collect()
         eft = read_table(args.eft, EFT).head(n).collect()
-        corpus = tokenizer_corpus(ift, eft, prompts.template(params.prompts.solve),
-                                  prompts.template(params.prompts.judge))
+        corpus = tokenizer_corpus(ift, eft, prompts.template(templates.solve),
+                                  prompts.template(templates.judge))
         tok = models.build_tokenizer(corpus, p.vocab_size)
         model = scratch_model(p, tok)
     else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -27,8 +28,48 @@ import polars as pl
 from psrlm import arith
 from psrlm.benchmarks import load_benchmark
 from psrlm.errors import PsrlmError, run
-from psrlm.params import PrepareParams, load_params
+from psrlm.params import ParamsError, load_section
 from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, write_tables
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    seed: int
+    num_ops_min: int
+    num_ops_max: int
+    start_min: int
+    start_max: int
+    addsub_max: int
+    muldiv_max: int
+    value_max: int
+    op_weights: dict[str, float]
+    corruption_weights: dict[str, float]
+    ift_train_size: int
+    eft_train_size: int
+    eft_test_size: int
+    test_size: int
+    pool_sizes: tuple[int, ...]
+    benchmarks_dir: str
+    benchmark_limits: dict[str, int | None]
+
+    def check(self) -> None:
+        if not 1 <= self.num_ops_min <= self.num_ops_max:
+            raise ParamsError("prepare: need 1 <= num_ops_min <= num_ops_max")
+        if not 0 <= self.start_min <= self.start_max:
+            raise ParamsError("prepare: need 0 <= start_min <= start_max")
+        if self.addsub_max < 1 or self.muldiv_max < 2:
+            raise ParamsError("prepare: need addsub_max >= 1 and muldiv_max >= 2")
+        if self.value_max < self.start_max:
+            raise ParamsError("prepare: need value_max >= start_max")
+        if set(self.op_weights) - {"+", "-", "*", "/"}:
+            raise ParamsError("prepare: op_weights keys must be among '+', '-', '*', '/'")
+        if set(self.corruption_weights) - {"wrong_result", "wrong_operand", "wrong_operator"}:
+            raise ParamsError("prepare: corruption_weights keys must be among "
+                              "wrong_result, wrong_operand, wrong_operator")
+        for key, table in (("op_weights", self.op_weights),
+                           ("corruption_weights", self.corruption_weights)):
+            if not table or any(w < 0 for w in table.values()) or sum(table.values()) <= 0:
+                raise ParamsError(f"prepare: {key} needs non-negative weights with a positive sum")
 
 
 def difficulty(p: PrepareParams) -> arith.Difficulty:
@@ -106,7 +147,7 @@ def main() -> None:
     ap.add_argument("--out", default="data/prepare")
     ap.add_argument("--report", default="reports/prepare.json")
     args = ap.parse_args()
-    p = load_params(args.params).prepare
+    p = load_section(args.params, "prepare", PrepareParams)
     out = Path(args.out)
 
     # Benchmarks first: a missing or broken file fails before anything is generated or written.

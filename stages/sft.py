@@ -19,14 +19,32 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from psrlm import prompts
 from psrlm.errors import PsrlmError, run
-from psrlm.params import SftParams, load_params
+from psrlm.params import ParamsError, PromptsParams, load_section
 from psrlm.tables import EFT, PROBLEMS, read_table
+
+
+@dataclass(frozen=True)
+class SftParams:
+    seed: int
+    eft_fraction: float
+    learning_rate: float
+    epochs: float
+    batch_size: int
+    warmup_ratio: float
+    weight_decay: float
+    max_length: int
+    logging_steps: int
+
+    def check(self) -> None:
+        if not 0 <= self.eft_fraction < 1:
+            raise ParamsError("sft: eft_fraction must be in [0, 1)")
 
 
 def sft_examples(ift: pl.DataFrame, eft: pl.DataFrame, eft_fraction: float, seed: int,
@@ -118,13 +136,13 @@ def main() -> None:
     ap.add_argument("--log", default="reports/sft/loss.tsv")
     ap.add_argument("--report", default="reports/sft/metrics.json")
     args = ap.parse_args()
-    params = load_params(args.params)
-    p = params.sft
+    p = load_section(args.params, "sft", SftParams)
+    templates = load_section(args.params, "prompts", PromptsParams)
 
     ift = read_table(args.ift, PROBLEMS).collect()
     eft = read_table(args.eft, EFT).collect()
-    examples = sft_examples(ift, eft, p.eft_fraction, p.seed, prompts.template(params.prompts.solve),
-                            prompts.template(params.prompts.judge))
+    examples = sft_examples(ift, eft, p.eft_fraction, p.seed, prompts.template(templates.solve),
+                            prompts.template(templates.judge))
     print(f"sft: {len(examples)} examples ({(examples['kind'] == 'eft').sum()} judge)")
     for path in (args.log, args.report):
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from psrlm.params import SECTIONS
 
 
 def resolved_stages():
@@ -35,13 +34,28 @@ def test_every_stage_file_has_a_dvc_stage_and_a_main():
         assert not re.search(r"^\s*(from|import) stages", src, re.M), f"{f} imports another stage"
 
 
+def psrlm_imports(path: Path, seen: set[str] | None = None) -> set[str]:
+    """psrlm modules a file imports, directly or through other psrlm modules."""
+    seen = set() if seen is None else seen
+    src = path.read_text()
+    found = set(re.findall(r"^\s*from psrlm\.(\w+) import", src, re.M))
+    for names in re.findall(r"^\s*from psrlm import ([\w, ]+)", src, re.M):
+        found |= {n.strip().split(" as ")[0] for n in names.split(",")}
+    for mod in found - seen:
+        seen.add(mod)
+        psrlm_imports(ROOT / "psrlm" / f"{mod}.py", seen)
+    return seen
+
+
 @pytest.mark.parametrize("name, cmd, deps, params, outs", STAGES, ids=[s[0] for s in STAGES])
 def test_stage_entry_is_its_true_contract(name, cmd, deps, params, outs):
     script = re.match(r"python (stages/\w+\.py)", cmd).group(1)
-    assert script in deps and "psrlm" in deps, f"{name}: its code is not among its deps"
+    assert script in deps, f"{name}: its script is not among its deps"
+    listed = {d for d in deps if d.startswith("psrlm/")}
+    imported = {f"psrlm/{m}.py" for m in psrlm_imports(ROOT / script)}
+    assert listed == imported, f"{name}: imports {sorted(imported)}, dvc.yaml lists {sorted(listed)}"
     src = (ROOT / script).read_text()
-    read = set(re.findall(r"load_params\([^)]*\)\.(\w+)", src))
-    read |= set(re.findall(r"\bparams\.(\w+)", src)) & set(SECTIONS)
+    read = set(re.findall(r"load_section\([^,]+,\s*\"(\w+)\"", src))
     assert read == set(params), f"{name}: reads params sections {read}, dvc.yaml lists {params}"
     assert all(section in PARAMS for section in params)
     produced = {o for _, _, _, _, os_ in STAGES for o in os_}

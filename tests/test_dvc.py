@@ -21,7 +21,7 @@ def test_dvc_repro_prepare_is_reproducible_and_leaves_status_clean(repo_copy):
     first = hashes(repo_copy)
     assert {"data/prepare/ift_train.parquet", "data/prepare/eft_test.parquet",
             "data/prepare/pools/iter_2.parquet", "data/prepare/benchmarks.parquet"} <= set(first)
-    assert "up to date" in dvc(repo_copy, "status")
+    assert "up to date" in dvc(repo_copy, "status", "prepare")
     assert "didn't change, skipping" in dvc(repo_copy, "repro", "prepare")
     dvc(repo_copy, "repro", "--force", "prepare")
     assert hashes(repo_copy) == first

@@ -4,15 +4,18 @@ import pytest
 import yaml
 
 from conftest import ROOT, write_params
-from psrlm.params import ParamsError, PrepareParams, load_params
+from psrlm.params import ParamsError, PromptsParams, load_section
+from stages_loader import load_stage
+
+PrepareParams = load_stage("prepare").PrepareParams
 
 
 def test_repository_params_load_into_frozen_dataclasses():
-    params = load_params(ROOT / "params.yaml")
-    assert isinstance(params.prepare, PrepareParams)
-    assert isinstance(params.prepare.pool_sizes, tuple)
+    p = load_section(ROOT / "params.yaml", "prepare", PrepareParams)
+    assert isinstance(p.pool_sizes, tuple) and isinstance(p.op_weights["+"], float)
     with pytest.raises(AttributeError):
-        params.prepare.seed = 1  # frozen
+        p.seed = 1  # frozen
+    assert load_section(ROOT / "params.yaml", "prompts", PromptsParams).judge.startswith("judge_v")
 
 
 def test_every_key_has_a_comment_above_it():
@@ -32,11 +35,12 @@ def _edited(tmp_path: Path, edit) -> Path:
     (lambda r: r["prepare"].update(sede=3), "section 'prepare': unknown key 'sede'"),
     (lambda r: r["prepare"].pop("seed"), "section 'prepare': missing key 'seed'"),
     (lambda r: r["prepare"].update(seed="x"), "prepare.seed: expected an integer"),
+    (lambda r: r["prepare"].update(seed=True), "prepare.seed: expected an integer"),
     (lambda r: r["prepare"].update(pool_sizes=[10, "a"]), "prepare.pool_sizes[1]"),
-    (lambda r: r.update(nonsense={}), "unknown section 'nonsense'"),
+    (lambda r: r["prepare"].update(benchmark_limits={"gsm8k": "all"}), "prepare.benchmark_limits.gsm8k"),
     (lambda r: r.pop("prepare"), "missing section 'prepare'"),
     (lambda r: r["prepare"].update(num_ops_min=5), "num_ops_min <= num_ops_max"),
 ])
 def test_bad_params_name_section_and_key(tmp_path, edit, message):
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        load_params(_edited(tmp_path, edit))
+        load_section(_edited(tmp_path, edit), "prepare", PrepareParams)

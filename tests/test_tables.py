@@ -3,7 +3,8 @@ import hashlib
 import polars as pl
 import pytest
 
-from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, Schema, TableError, read_table, write_table, write_tables
+from psrlm import tables
+from psrlm.tables import Schema, TableError, read_table, write_table, write_tables
 
 SCHEMA = Schema("toy", {"k": pl.String(), "n": pl.Int64(), "xs": pl.List(pl.String())}, key=("k",),
                 nullable=frozenset({"n"}))
@@ -68,7 +69,7 @@ def test_reading_a_missing_or_broken_file(tmp_path):
         read_table(tmp_path / "junk.parquet", SCHEMA)
 
 
-@pytest.mark.parametrize("schema", [PROBLEMS, EFT, BENCHMARKS])
+@pytest.mark.parametrize("schema", [v for v in vars(tables).values() if isinstance(v, Schema)])
 def test_declared_schemas_have_their_keys_among_columns(schema):
     assert set(schema.key) <= set(schema.columns)
     assert schema.nullable <= set(schema.columns) - set(schema.key)
