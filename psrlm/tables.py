@@ -126,6 +126,7 @@ SEARCH_STEPS = Schema(
         "text": pl.String(),
         "multiplicity": pl.Int64(),  # how many of the w samples were this text
         "score": pl.Int64(),  # Eq. 2 wins; null when it was the only distinct candidate
+        "tie_rank": pl.Int64(),  # seeded order that breaks ties for best and worst (lower first)
         "chosen": pl.Boolean(),
         "rejected": pl.Boolean(),
         "kept": pl.Boolean(),  # chosen and never rolled back: part of the final solution
