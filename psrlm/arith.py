@@ -16,13 +16,13 @@ OPS = ("+", "-", "*", "/")
 NAMES = ("Ann", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia", "Hugo", "Ivy", "Jack", "Kim", "Leo",
          "Mia", "Ned", "Ola", "Pam")
 THINGS = ("apples", "coins", "marbles", "stickers", "cards", "books", "shells", "pens")
-# Two phrasings per operation, so the model must read the words, not the position.
+# One short phrasing per operation: measured on a 1M model, the words around the numbers cost
+# training time and the model's hard part is copying the right number (see params.yaml [sft]).
 PHRASES = {
-    "+": ("{n} gets {b} more {t}.", "{n} finds {b} more {t}."),
-    "-": ("{n} gives away {b} {t}.", "{n} loses {b} {t}."),
-    "*": ("{n} multiplies the {t} by {b}.", "{n} ends up with {b} times as many {t}."),
-    "/": ("{n} splits the {t} into {b} equal piles and keeps one pile.",
-          "{n} divides the {t} into {b} equal parts and keeps one part."),
+    "+": "{n} gets {b} more.",
+    "-": "{n} gives away {b}.",
+    "*": "{n} gets {b} times as many.",
+    "/": "{n} keeps one of {b} equal shares.",
 }
 CORRUPTIONS = ("wrong_result", "wrong_operand", "wrong_operator")
 
@@ -133,7 +133,7 @@ def generate_problem(rng: random.Random, d: Difficulty) -> Problem:
             break
     name, things = rng.choice(NAMES), rng.choice(THINGS)
     sentences = [f"{name} has {start} {things}."]
-    sentences += [rng.choice(PHRASES[op]).format(n=name, b=b, t=things) for op, b in zip(ops, operands)]
+    sentences += [PHRASES[op].format(n=name, b=b) for op, b in zip(ops, operands)]
     sentences.append(f"How many {things} does {name} have now?")
     return Problem(start, tuple(ops), tuple(operands), " ".join(sentences))
 
