@@ -69,8 +69,9 @@ def test_stage_entry_is_its_true_contract(name, cmd, deps, params, outs):
         assert any(out == a or out.startswith(a.rstrip("/") + "/") for a in args), \
             f"{name}: output {out} is not written under a path its command names"
     for a in args:
-        assert a in deps or any(o == a or o.startswith(a.rstrip("/") + "/") for o in outs), \
-            f"{name}: command path {a} is neither a dep nor an output"
+        assert any(a == d or a.startswith(d + "/") for d in deps) \
+            or any(o == a or o.startswith(a.rstrip("/") + "/") for o in outs), \
+            f"{name}: command path {a} is neither (inside) a dep nor an output"
 
 
 def test_every_params_section_is_used_by_a_stage():
