@@ -25,7 +25,7 @@ import polars as pl
 
 from psrlm import prompts
 from psrlm.errors import run
-from psrlm.generate import chat_prompts, generate
+from psrlm.engine import HFEngine, Sampling
 from psrlm.params import PromptsParams, load_section
 from psrlm.tables import EFT, EVAL_JUDGE, EVAL_SOLVE, PROBLEMS, read_table, write_tables
 
@@ -95,15 +95,20 @@ def main() -> None:
     from psrlm.model import load
 
     model, tok = load(args.model)
+    engine = HFEngine(model, tok, p.batch_size)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
+
+    def greedy(users: list[str], max_tokens: int, desc: str) -> list[str]:
+        chats = [tok.apply_chat_template([{"role": "user", "content": u}], add_generation_prompt=True,
+                                         tokenize=False) for u in users]
+        return [o[0] for o in engine.generate(chats, 1, Sampling(0.0, 1.0, max_tokens, ()), 0, desc)]
+
     start = time.time()
-    solve_out = generate(model, tok, chat_prompts(tok, [prompts.solve_prompt(solve_t, q)
-                                                         for q in test["problem"]]),
-                         p.max_new_tokens_solve, p.batch_size, desc="solve")
-    judge_in = [prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
-                                     r["candidate_b"]) for r in eft.iter_rows(named=True)]
-    judge_out = generate(model, tok, chat_prompts(tok, judge_in), p.max_new_tokens_judge,
-                         p.batch_size, desc="judge")
+    solve_out = greedy([prompts.solve_prompt(solve_t, q) for q in test["problem"]],
+                       p.max_new_tokens_solve, "solve")
+    judge_out = greedy([prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
+                                             r["candidate_b"]) for r in eft.iter_rows(named=True)],
+                       p.max_new_tokens_judge, "judge")
     solve, judge = score_solutions(test, solve_out), score_judgments(eft, judge_out)
     out = Path(args.out)
     write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judge, out / "judge.parquet", EVAL_JUDGE)])
