@@ -1,0 +1,156 @@
+"""Step-by-step search with the model as its own step judge (method.md §5, Eqs. 1-5). Pure logic.
+
+The engine is anything with `sample(prompts, n, seed) -> list[list[str]]` (candidate next steps) and
+`judge(prompts) -> list[str]` (greedy judgments); rendering is done by the two callables passed in,
+so this module knows no model, no template and no file. Work goes level by level across all
+problems, so every engine call is one large batch; that changes nothing in the algorithm.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from psrlm.prompts import final_answer, parse_verdict
+
+
+class Engine(Protocol):
+    def sample(self, prompts: Sequence[str], n: int, seed: int) -> list[list[str]]: ...
+
+    def judge(self, prompts: Sequence[str]) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    width: int  # w: candidates sampled per step (paper: 6)
+    max_loops: int  # loop iterations before a problem is given up (paper: 20)
+    both_orders: bool  # judge (a, b) and (b, a) for every distinct pair (Eq. 2)
+    seed: int
+
+
+@dataclass
+class _State:
+    problem_id: str
+    problem: str
+    steps: list[str] = field(default_factory=list)  # chosen steps so far
+    step_loops: list[int] = field(default_factory=list)  # loop that chose each of them
+    loops: int = 0
+    rollbacks: int = 0
+    finished: bool = False
+
+
+def distinct(candidates: Sequence[str]) -> list[tuple[str, int]]:
+    """Distinct candidates in first-seen order with their multiplicity (method.md §5: judging a
+    candidate against its own copy carries no information)."""
+    counts: dict[str, int] = {}
+    for c in candidates:
+        counts[c] = counts.get(c, 0) + 1
+    return list(counts.items())
+
+
+def comparisons(n: int, both_orders: bool) -> list[tuple[int, int]]:
+    """Ordered (shown as A, shown as B) index pairs to judge among n distinct candidates."""
+    return [(i, j) for i in range(n) for j in range(n) if i != j and (both_orders or i < j)]
+
+
+def scores(n: int, verdicts: Sequence[tuple[int, int, str | None]]) -> list[int]:
+    """Eq. 2: a candidate's score is the number of comparisons it wins. An invalid verdict (None)
+    is neither a win nor a loss for anyone."""
+    wins = [0] * n
+    for a, b, v in verdicts:
+        if v == "A":
+            wins[a] += 1
+        elif v == "B":
+            wins[b] += 1
+    return wins
+
+
+def pick(score: Sequence[int], order: Sequence[int]) -> tuple[int | None, int | None]:
+    """(chosen, rejected): best and worst score, ties broken by the seeded candidate `order`;
+    (None, None) when every candidate ties, which calls for a rollback."""
+    if len(set(score)) <= 1:
+        return None, None
+    rank = {c: r for r, c in enumerate(order)}
+    best, worst = max(score), min(score)
+    chosen = min((i for i, s in enumerate(score) if s == best), key=rank.__getitem__)
+    rejected = min((i for i, s in enumerate(score) if s == worst), key=rank.__getitem__)
+    return chosen, rejected
+
+
+def tie_order(seed: int, problem_id: str, loop: int, n: int) -> list[int]:
+    """Seeded order of candidates for breaking ties; the same inputs give the same order."""
+    order = list(range(n))
+    random.Random(f"{seed}:{problem_id}:{loop}").shuffle(order)
+    return order
+
+
+def is_final(step: str) -> bool:
+    return final_answer(step) is not None
+
+
+def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchConfig,
+               solve_prompt: Callable[[str, list[str]], str],
+               judge_prompt: Callable[[str, list[str], str, str], str]):
+    """Search every (problem_id, problem); return (steps, judgments, solutions) as lists of dicts.
+
+    steps: one row per distinct candidate of every loop; judgments: one row per ordered
+    comparison; solutions: one row per problem.
+    """
+    states = [_State(pid, text) for pid, text in problems]
+    step_rows: list[dict] = []
+    judge_rows: list[dict] = []
+    for level in range(cfg.max_loops):  # every active problem makes one loop per level
+        active = [s for s in states if not s.finished]
+        if not active:
+            break
+        solve_prompts = [solve_prompt(s.problem, s.steps) for s in active]
+        samples = engine.sample(solve_prompts, cfg.width, cfg.seed + level)
+        work = []  # (state, distinct candidates, comparisons) of this level
+        for s, prompt, cands in zip(active, solve_prompts, samples):
+            d = distinct([c.strip() for c in cands])
+            work.append((s, prompt, d, comparisons(len(d), cfg.both_orders) if len(d) > 1 else []))
+        prompts = [judge_prompt(s.problem, s.steps, d[a][0], d[b][0])
+                   for s, _, d, comps in work for a, b in comps]
+        outputs = iter(engine.judge(prompts)) if prompts else iter(())
+        for s, prompt, d, comps in work:
+            loop, step_idx = s.loops, len(s.steps) + 1
+            verdicts = []
+            for a, b in comps:
+                text = next(outputs)
+                v, reason = parse_verdict(text)
+                verdicts.append((a, b, v))
+                judge_rows.append({"problem_id": s.problem_id, "loop": loop, "step_idx": step_idx,
+                                   "candidate_a": a, "candidate_b": b, "judgment": text,
+                                   "verdict": v, "verdict_status": reason})
+            order = tie_order(cfg.seed, s.problem_id, loop, len(d))
+            if len(d) == 1:  # a single distinct candidate: accepted, no pair, no rollback
+                score, chosen, rejected = None, 0, None
+            else:
+                score = scores(len(d), verdicts)
+                chosen, rejected = pick(score, order)
+            for i, (text, mult) in enumerate(d):
+                step_rows.append({"problem_id": s.problem_id, "loop": loop, "step_idx": step_idx,
+                                  "candidate_idx": i, "prompt": prompt, "text": text,
+                                  "multiplicity": mult,
+                                  "score": None if score is None else score[i],
+                                  "tie_rank": order.index(i),
+                                  "chosen": i == chosen, "rejected": i == rejected})
+            s.loops += 1
+            if chosen is None:  # all tie: discard the previous step (and its pair), regenerate it
+                s.rollbacks += 1
+                if s.steps:
+                    s.steps.pop()
+                    s.step_loops.pop()
+                continue
+            s.steps.append(d[chosen][0])
+            s.step_loops.append(loop)
+            s.finished = is_final(d[chosen][0]) or d[chosen][0] == ""
+    kept = {(s.problem_id, lp) for s in states for lp in s.step_loops}
+    for row in step_rows:  # a chosen step later rolled back is no longer part of the solution
+        row["kept"] = (row["problem_id"], row["loop"]) in kept
+    solutions = [{"problem_id": s.problem_id, "steps": s.steps, "finished": s.finished,
+                  "loops": s.loops, "rollbacks": s.rollbacks,
+                  "answer": final_answer(s.steps[-1]) if s.steps else None} for s in states]
+    return step_rows, judge_rows, solutions
