@@ -55,3 +55,23 @@ def test_reports(pipeline):
     assert len(losses) >= 10 and losses[-1] < losses[0] / 2
     metrics = json.loads((pipeline / "reports/init_model.json").read_text())
     assert 10_000 < metrics["parameters"] < 500_000
+
+
+def test_search_and_pairs_tables_and_metrics(pipeline):
+    from psrlm.tables import PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS
+
+    steps = read_table(pipeline / "data/search/iter_1/steps.parquet", SEARCH_STEPS).collect()
+    judgments = read_table(pipeline / "data/search/iter_1/judgments.parquet", SEARCH_JUDGMENTS).collect()
+    sols = read_table(pipeline / "data/search/iter_1/solutions.parquet", SEARCH_SOLUTIONS).collect()
+    pairs = read_table(pipeline / "data/pairs/iter_1.parquet", PAIRS).collect()
+    assert sols.height == 8 and steps.height >= 8
+    assert (sols["loops"] <= 6).all()
+    report = json.loads((pipeline / "reports/search/1.json").read_text())
+    for key in ("pairs", "pair_precision", "judge_accuracy_self", "position_consistency",
+                "judge_calls_per_step", "invalid_verdicts", "rollbacks", "unfinished"):
+        assert key in report, key
+    assert report["pairs"] == pairs.height and report["judge_calls"] == judgments.height
+    assert report["invalid_verdicts"] == judgments["verdict"].null_count()
+    # every loop with k distinct candidates was judged k(k-1) times (both orders)
+    per_loop = steps.group_by("problem_id", "loop").len().filter(pl.col("len") > 1)
+    assert judgments.height == int((per_loop["len"] * (per_loop["len"] - 1)).sum())

@@ -1,0 +1,137 @@
+"""Stage `pairs`: the step-level preference pairs of one iteration, from the search's tables only.
+
+Eq. 2 scores are recomputed from the judgments (pure polars): a candidate's score is the number of
+comparisons it wins; an unparseable verdict is neither a win nor a loss. Chosen = best score,
+rejected = worst, ties broken by the recorded seeded rank; a loop whose candidates all tie has no
+pair (it rolled back), and neither does a loop whose chosen step was later rolled back. The
+recomputed choices are checked against the search's: a mismatch is an error, not a warning.
+
+Reads:  --steps (SEARCH_STEPS), --judgments (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
+Writes: --out (PAIRS): TRL's `prompt`, `chosen`, `rejected` plus keys, scores, `is_final_step`;
+        --report, the iteration's search metrics (DVC metrics), with the ground-truth audit:
+        `judge_accuracy_self` (verdicts on the model's own right-vs-wrong candidates) and
+        `pair_precision` (pairs whose chosen step is right and rejected step wrong).
+
+Run: dvc repro pairs@1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import polars as pl
+
+from psrlm.errors import PsrlmError, run
+from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
+                          write_table)
+
+LOOP = ["problem_id", "iteration", "loop"]
+
+
+def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame) -> pl.LazyFrame:
+    """Steps with `score_re`, `chosen_re`, `rejected_re` recomputed from the judgments alone."""
+    wins = (judgments.filter(pl.col("verdict").is_not_null())
+            .select(*LOOP, candidate_idx=pl.when(pl.col("verdict") == "A")
+                    .then(pl.col("candidate_a")).otherwise(pl.col("candidate_b")))
+            .group_by(*LOOP, "candidate_idx").agg(wins=pl.len().cast(pl.Int64)))
+    out = steps.join(wins, on=[*LOOP, "candidate_idx"], how="left").with_columns(
+        n=pl.len().over(LOOP))
+    out = out.with_columns(score_re=pl.when(pl.col("n") > 1).then(pl.col("wins").fill_null(0)))
+    spread = pl.col("score_re").max().over(LOOP) > pl.col("score_re").min().over(LOOP)
+    best = pl.col("score_re") == pl.col("score_re").max().over(LOOP)
+    worst = pl.col("score_re") == pl.col("score_re").min().over(LOOP)
+    first_best = pl.col("tie_rank") == pl.col("tie_rank").filter(best).min().over(LOOP)
+    first_worst = pl.col("tie_rank") == pl.col("tie_rank").filter(worst).min().over(LOOP)
+    return out.with_columns(
+        chosen_re=pl.when(pl.col("n") == 1).then(True).otherwise(spread & best & first_best),
+        rejected_re=(pl.col("n") > 1) & spread & worst & first_worst,
+    ).drop("wins", "n")
+
+
+def build_pairs(steps: pl.LazyFrame) -> pl.LazyFrame:
+    """One pair per kept loop with a rejected candidate."""
+    kept = steps.filter(pl.col("kept") & pl.col("chosen_re"))
+    rej = steps.filter(pl.col("rejected_re")).select(
+        *LOOP, rejected_text=pl.col("text"), rejected_score=pl.col("score_re"),
+        rejected_correct=pl.col("correct"))
+    return kept.join(rej, on=LOOP, how="inner").select(
+        "problem_id", "iteration", "step_idx", "loop", "prompt", chosen=pl.col("text"),
+        rejected=pl.col("rejected_text"), chosen_score=pl.col("score_re"), rejected_score="rejected_score",
+        is_final_step=pl.col("text").str.contains(r"\\boxed\{", literal=False),
+        chosen_correct=pl.col("correct"), rejected_correct="rejected_correct")
+
+
+def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFrame,
+            pairs: pl.DataFrame) -> dict:
+    """The iteration's search statistics and ground-truth audit (fractions rounded to 4 places)."""
+    def frac(num: int, den: int) -> float | None:
+        return round(num / den, 4) if den else None
+
+    loops = steps.select(LOOP).unique().height
+    truth = steps.select(*LOOP, "candidate_idx", "correct")
+    j = (judgments.join(truth.rename({"candidate_idx": "candidate_a", "correct": "a_ok"}),
+                        on=[*LOOP, "candidate_a"])
+         .join(truth.rename({"candidate_idx": "candidate_b", "correct": "b_ok"}),
+               on=[*LOOP, "candidate_b"]))
+    decisive = j.filter(pl.col("a_ok").is_not_null() & pl.col("b_ok").is_not_null()
+                        & (pl.col("a_ok") != pl.col("b_ok")))
+    right = decisive.filter(pl.col("verdict") == pl.when(pl.col("a_ok")).then(pl.lit("A"))
+                            .otherwise(pl.lit("B"))).height
+    # Position consistency: the same candidate wins a distinct pair whichever side it is shown on.
+    winner = pl.when(pl.col("verdict") == "A").then(pl.col("candidate_a")).otherwise(pl.col("candidate_b"))
+    both = (judgments.filter(pl.col("verdict").is_not_null())
+            .with_columns(lo=pl.min_horizontal("candidate_a", "candidate_b"),
+                          hi=pl.max_horizontal("candidate_a", "candidate_b"), winner=winner)
+            .group_by(*LOOP, "lo", "hi").agg(n=pl.len(), winners=pl.col("winner").n_unique())
+            .filter(pl.col("n") == 2))
+    precise = pairs.filter(pl.col("chosen_correct") & ~pl.col("rejected_correct")).height
+    invalid = judgments.filter(pl.col("verdict").is_null()).group_by("verdict_status").len()
+    return {
+        "prompts": solutions.height, "steps": loops, "candidates": steps.height,
+        "judge_calls": judgments.height, "judge_calls_per_step": frac(judgments.height, loops),
+        "invalid_verdicts": int(judgments["verdict"].null_count()),
+        "invalid_by_reason": dict(sorted(invalid.iter_rows())),
+        "position_consistency": frac(both.filter(pl.col("winners") == 1).height, both.height),
+        "rollbacks": int(solutions["rollbacks"].sum()),
+        "unfinished": int((~solutions["finished"]).sum()),
+        "pairs": pairs.height, "pairs_per_prompt": frac(pairs.height, solutions.height),
+        "judge_accuracy_self": frac(right, decisive.height), "judge_self_pairs": decisive.height,
+        "pair_precision": frac(precise, pairs.filter(pl.col("chosen_correct").is_not_null()).height),
+        "step_accuracy": frac(int(steps.filter(pl.col("kept"))["correct"].sum() or 0),
+                              steps.filter(pl.col("kept")).height),
+        "solution_accuracy_audit": frac(int(solutions["correct"].sum() or 0), solutions.height),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", required=True)
+    ap.add_argument("--judgments", required=True)
+    ap.add_argument("--solutions", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--report", required=True)
+    args = ap.parse_args()
+    steps = recompute(read_table(args.steps, SEARCH_STEPS), read_table(args.judgments, SEARCH_JUDGMENTS))
+    checked = steps.select(
+        score=(pl.col("score").eq_missing(pl.col("score_re"))).all(),
+        chosen=(pl.col("chosen") == pl.col("chosen_re")).all(),
+        rejected=(pl.col("rejected") == pl.col("rejected_re")).all(),
+    ).collect().row(0, named=True)
+    for what, ok in checked.items():
+        if not ok:
+            raise PsrlmError(f"{args.steps}: column '{what}' disagrees with the {what} recomputed "
+                             f"from {args.judgments}")
+    pairs = build_pairs(steps).collect()
+    report = metrics(read_table(args.steps, SEARCH_STEPS).collect(),
+                     read_table(args.judgments, SEARCH_JUDGMENTS).collect(),
+                     read_table(args.solutions, SEARCH_SOLUTIONS).collect(), pairs)
+    write_table(pairs, Path(args.out), PAIRS)
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"pairs: {len(pairs)} pairs, precision {report['pair_precision']}")
+
+
+if __name__ == "__main__":
+    run(main, "pairs")
