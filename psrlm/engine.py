@@ -31,6 +31,12 @@ class HFEngine:
         self.model, self.tok, self.batch_size = model.eval(), tok, batch_size
         self.tok.padding_side = "left"
 
+    def chat(self, user_text: str, reply_so_far: str = "") -> str:
+        """`user_text` as one user turn in the model's chat template, the assistant's reply opened
+        (and continued with `reply_so_far`, e.g. the steps chosen so far)."""
+        return self.tok.apply_chat_template([{"role": "user", "content": user_text}],
+                                            add_generation_prompt=True, tokenize=False) + reply_so_far
+
     def generate(self, prompts: Sequence[str], n: int, sp: Sampling, seed: int,
                  desc: str = "generate") -> list[list[str]]:
         import torch

@@ -99,9 +99,8 @@ def main() -> None:
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
 
     def greedy(users: list[str], max_tokens: int, desc: str) -> list[str]:
-        chats = [tok.apply_chat_template([{"role": "user", "content": u}], add_generation_prompt=True,
-                                         tokenize=False) for u in users]
-        return [o[0] for o in engine.generate(chats, 1, Sampling(0.0, 1.0, max_tokens, ()), 0, desc)]
+        sp = Sampling(0.0, 1.0, max_tokens, ())
+        return [o[0] for o in engine.generate([engine.chat(u) for u in users], 1, sp, 0, desc)]
 
     start = time.time()
     solve_out = greedy([prompts.solve_prompt(solve_t, q) for q in test["problem"]],

@@ -81,19 +81,14 @@ def main() -> None:
 
     pool = read_table(args.pool, PROBLEMS)
     pool = (pool.head(p.pool_limit) if p.pool_limit is not None else pool).collect()
-    model, chat = load(args.model)
-    eng = engine.HFEngine(model, chat, p.batch_size)
+    eng = engine.HFEngine(*load(args.model), p.batch_size)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
 
     def solve_prompt(problem: str, steps: list[str]) -> str:
-        head = chat.apply_chat_template([{"role": "user", "content": prompts.solve_prompt(solve_t, problem)}],
-                                        add_generation_prompt=True, tokenize=False)
-        return head + "".join(s + "\n" for s in steps)
+        return eng.chat(prompts.solve_prompt(solve_t, problem), "".join(s + "\n" for s in steps))
 
     def judge_prompt(problem: str, steps: list[str], a: str, b: str) -> str:
-        return chat.apply_chat_template(
-            [{"role": "user", "content": prompts.judge_prompt(judge_t, problem, steps, a, b)}],
-            add_generation_prompt=True, tokenize=False)
+        return eng.chat(prompts.judge_prompt(judge_t, problem, steps, a, b))
 
     sample_sp = engine.Sampling(p.temperature, p.top_p, p.max_step_tokens, ("\n",))
     judge_sp = engine.Sampling(0.0, 1.0, p.max_judge_tokens, ())
