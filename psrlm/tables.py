@@ -98,6 +98,22 @@ EVAL_SOLVE = Schema(
     nullable=frozenset({"answer"}),
 )
 
+# Greedy solutions of a model on the benchmarks (evaluate): one row per benchmark problem.
+EVAL_BENCHMARK = Schema(
+    name="eval_benchmark",
+    columns={
+        "benchmark": pl.String(),
+        "id": pl.String(),
+        "output": pl.String(),
+        "answer": pl.String(),  # last \boxed{} of the output; null when there is none
+        "gold_answer": pl.String(),  # null where the source publishes none
+        # correct | wrong | no_answer | no_gold | timeout | parse_error (psrlm/grade.py)
+        "status": pl.String(),
+    },
+    key=("benchmark", "id"),
+    nullable=frozenset({"answer", "gold_answer"}),
+)
+
 # Greedy judgments of a model on held-out EFT pairs (evaluate): one row per pair.
 EVAL_JUDGE = Schema(
     name="eval_judge",
@@ -199,27 +215,36 @@ _COMPRESSION_LEVEL = 3
 _ROW_GROUP_SIZE = 64 * 1024
 
 
-def validate(df: pl.DataFrame, schema: Schema, source: str) -> pl.DataFrame:
-    """Return `df` in schema column order; raise TableError naming `source`, the column and the
-    problem if it breaks `schema`."""
-    got = df.schema
+def _check(lf: pl.LazyFrame, got: pl.Schema, schema: Schema, source: str, exact: bool) -> None:
+    """Raise TableError naming `source`, the column and the problem if `lf` breaks `schema`: a
+    missing column, a wrong dtype, an extra column (when `exact`), a null in a non-nullable column,
+    a duplicated key."""
     for col, dtype in schema.columns.items():
         if col not in got:
             raise TableError(f"{source}: column '{col}' is missing (table '{schema.name}')")
         if got[col] != dtype:
             raise TableError(f"{source}: column '{col}' has dtype {got[col]}, expected {dtype}")
     extra = [c for c in got if c not in schema.columns]
-    if extra:
+    if exact and extra:
         raise TableError(f"{source}: column '{extra[0]}' is not in the schema of '{schema.name}'")
     required = [c for c in schema.columns if c not in schema.nullable]
-    nulls = df.select(pl.col(required).null_count()).row(0, named=True) if len(df) else {}
-    for col, n in nulls.items():
+    checks = lf.select(
+        pl.struct(list(schema.key)).is_duplicated().sum().alias("__dup"),
+        *[pl.col(c).null_count().alias(c) for c in required],
+    ).collect().row(0, named=True)
+    dup = checks.pop("__dup")
+    if dup:
+        raise TableError(f"{source}: key column(s) '{', '.join(schema.key)}' have {dup} "
+                         f"duplicated row(s) (table '{schema.name}')")
+    for col, n in checks.items():
         if n:
             raise TableError(f"{source}: column '{col}' has {n} null value(s) but is not nullable")
-    dup = df.select(pl.struct(schema.key).is_duplicated().sum()).item() if len(df) else 0
-    if dup:
-        cols = ", ".join(schema.key)
-        raise TableError(f"{source}: key column(s) '{cols}' have {dup} duplicated row(s)")
+
+
+def validate(df: pl.DataFrame, schema: Schema, source: str) -> pl.DataFrame:
+    """Return `df` in schema column order; raise TableError naming `source`, the column and the
+    problem if it breaks `schema`."""
+    _check(df.lazy(), df.schema, schema, source, exact=True)
     return df.select(list(schema.columns))
 
 
@@ -257,20 +282,5 @@ def read_table(path: str | Path, schema: Schema) -> pl.LazyFrame:
         got = lf.collect_schema()
     except Exception as e:  # a truncated or non-Parquet file
         raise TableError(f"{path}: not a readable Parquet file ({e.__class__.__name__})") from e
-    for col, dtype in schema.columns.items():
-        if col not in got:
-            raise TableError(f"{path}: column '{col}' is missing (table '{schema.name}')")
-        if got[col] != dtype:
-            raise TableError(f"{path}: column '{col}' has dtype {got[col]}, expected {dtype}")
-    required = [c for c in schema.columns if c not in schema.nullable]
-    checks = lf.select(
-        pl.struct(list(schema.key)).is_duplicated().sum().alias("__dup"),
-        *[pl.col(c).null_count().alias(c) for c in required],
-    ).collect().row(0, named=True)
-    if checks.pop("__dup"):
-        raise TableError(f"{path}: key column(s) '{', '.join(schema.key)}' have "
-                         f"duplicated rows (table '{schema.name}')")
-    for col, n in checks.items():
-        if n:
-            raise TableError(f"{path}: column '{col}' has {n} null value(s) but is not nullable")
+    _check(lf, got, schema, str(path), exact=False)
     return lf.select(list(schema.columns))

@@ -52,7 +52,7 @@ def test_write_tables_writes_none_when_one_is_bad(tmp_path):
 @pytest.mark.parametrize("frame, message", [
     (lambda: toy().drop("xs"), "t.parquet: column 'xs' is missing"),
     (lambda: toy().with_columns(pl.col("n").cast(pl.Int32)), "t.parquet: column 'n' has dtype Int32, expected Int64"),
-    (lambda: toy(k=["a", "a"]), "t.parquet: key column\\(s\\) 'k' have duplicated rows"),
+    (lambda: toy(k=["a", "a"]), "t.parquet: key column\\(s\\) 'k' have 2 duplicated row"),
     (lambda: toy(k=["a", None]), "t.parquet: column 'k' has 1 null"),
 ])
 def test_reading_a_bad_file_names_file_column_and_problem(tmp_path, frame, message):
