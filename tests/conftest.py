@@ -61,3 +61,13 @@ def make_repo_copy(tmp_path: Path) -> Path:
     subprocess.run(["git", "add", "-A"], cwd=dst, check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=dst, check=True)
     return dst
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """The whole pipeline run once per session by real `dvc repro` on smoke params in a throwaway
+    copy; its tables and models serve the tests of several modules."""
+    repo = make_repo_copy(tmp_path_factory.mktemp("pipe"))
+    res = subprocess.run(["dvc", "repro"], cwd=repo, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return repo
