@@ -199,25 +199,28 @@ def _valid(a: int, op: str, b: int) -> bool:
         return False
 
 
-def _equation(text: str) -> str | None:
-    s = parse_step(text)
-    return None if s is None else f"{s.a} {s.op} {s.b} = {s.c}"
-
-
 def judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
              final: bool) -> str:
-    """Target judge output (method.md §3): work out the right next step from the problem, then hold
-    each candidate against it, then the verdict.
+    """Target judge output (method.md §3): write the right next step exactly as the solver would,
+    then hold each candidate against it field by field, then the verdict.
 
-    Writing the right step first makes judging the solving skill plus a comparison, so the two
-    skills help each other in a tiny model instead of competing; and it catches every kind of wrong
-    step (result, operand, operator), not only wrong arithmetic.
+    Writing the right step first, in the solve format, makes judging the solving skill plus a
+    comparison, so the two skills help each other in a tiny model instead of competing. Measured on
+    the 1M model: holding a whole copied equation against the right one ("A: 59 - 5 = 54. Wrong.")
+    stayed at chance after 25 minutes although both lines were copied right; so each field of the
+    right step (first operand, operator, second operand, result) is written beside the candidate's
+    with "ok" or "no", and every decision is between two adjacent numbers.
     """
-    right = f"{prev} {op} {b} = {apply(prev, op, b)}"
-    lines = [f"Next: {right}."]
+    right = (prev, op, b, apply(prev, op, b))
+    lines = [format_step(index, *right, final=False)]
     for name, cand in (("A", cand_a), ("B", cand_b)):
-        eq = _equation(cand)
+        s = parse_step(cand)
         ok = check_step(cand, index, prev, op, b, final) == "correct"
-        lines.append(f"{name}: {eq if eq else 'not a step'}. {'Right' if ok else 'Wrong'}.")
+        if s is None:
+            fields = "not a step"
+        else:
+            fields = ", ".join(f"{r} {c} {'ok' if r == c else 'no'}"
+                               for r, c in zip(right, (s.a, s.op, s.b, s.c)))
+        lines.append(f"{name}: {fields}. {'Right' if ok else 'Wrong'}.")
     lines.append(f"[[{better}]]")
     return "\n".join(lines)

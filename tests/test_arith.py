@@ -69,10 +69,17 @@ def test_exact_division_only():
         arith.apply(13, "/", 4)
 
 
-def test_judgment_works_out_the_right_step_then_checks_each_candidate():
-    text = arith.judgment("Step 1: 7 + 5 = 13.", "Step 1: 7 + 5 = 12.", "B", 1, 7, "+", 5, False)
-    assert text.splitlines() == ["Next: 7 + 5 = 12.", "A: 7 + 5 = 13. Wrong.", "B: 7 + 5 = 12. Right.", "[[B]]"]
+def test_judgment_writes_the_right_step_then_checks_each_candidate_field_by_field():
+    text = arith.judgment("Step 2: 7 + 5 = 13.", "Step 2: 7 + 5 = 12.", "B", 2, 7, "+", 5, False)
+    assert text.splitlines() == ["Step 2: 7 + 5 = 12.",
+                                 "A: 7 7 ok, + + ok, 5 5 ok, 12 13 no. Wrong.",
+                                 "B: 7 7 ok, + + ok, 5 5 ok, 12 12 ok. Right.", "[[B]]"]
     wrong_op = arith.judgment("Step 1: 7 * 5 = 35.", "Step 1: 7 + 5 = 12.", "B", 1, 7, "+", 5, False)
-    assert "A: 7 * 5 = 35. Wrong." in wrong_op
+    assert "A: 7 7 ok, + * no, 5 5 ok, 12 35 no. Wrong." in wrong_op
+    # the final step's line is still written in the mid-solution form: the fields are what is compared
     junk = arith.judgment("Step 1: 7 + 5 = 12. The answer is \\boxed{12}.", "blah", "A", 1, 7, "+", 5, True)
-    assert junk.splitlines()[1:] == ["A: 7 + 5 = 12. Right.", "B: not a step. Wrong.", "[[A]]"]
+    assert junk.splitlines() == ["Step 1: 7 + 5 = 12.", "A: 7 7 ok, + + ok, 5 5 ok, 12 12 ok. Right.",
+                                 "B: not a step. Wrong.", "[[A]]"]
+    # a right-looking final step without its boxed answer is wrong although every field matches
+    unboxed = arith.judgment("Step 1: 7 + 5 = 12.", "blah", "B", 1, 7, "+", 5, True)
+    assert "A: 7 7 ok, + + ok, 5 5 ok, 12 12 ok. Wrong." in unboxed

@@ -5,7 +5,7 @@ from psrlm.errors import PsrlmError
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("Next: 1 + 2 = 3.\nA: 1 + 2 = 3. Right.\n[[A]]", ("A", "ok")),
+    ("Step 1: 1 + 2 = 3.\nA: 1 1 ok, + + ok, 2 2 ok, 3 3 ok. Right.\n[[A]]", ("A", "ok")),
     ("blah [[B]]", ("B", "ok")),
     ("[[A]] ... [[A]]", ("A", "ok")),
     ("A is better", (None, "no_verdict")),
