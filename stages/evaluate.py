@@ -1,14 +1,19 @@
-"""Stage `evaluate`: greedy accuracy of one model on the held-out synthetic test, and its judge
-accuracy on the held-out EFT pairs (method.md §7).
+"""Stage `evaluate`: greedy accuracy of one model on the held-out synthetic test and on the six
+benchmarks, and its judge accuracy on the held-out EFT pairs (method.md §7).
 
-The answer is the last \\boxed{} of the greedy solution; on the synthetic task gold answers are
-integers, compared exactly. The verdict is read from [[A]]/[[B]]; an unparseable judgment counts as
-wrong and is counted separately, never read as a verdict.
+The answer is the last \\boxed{} of the greedy solution. Synthetic gold answers are integers,
+compared exactly; benchmark answers are graded by mathematical equivalence (math-verify in worker
+processes under a time limit, psrlm/grade.py), each row with a status. The verdict is read from
+[[A]]/[[B]]; an unparseable judgment counts as wrong and is counted separately, never read as a
+verdict.
 
-Reads:  params.yaml [evaluate, prompts]; --model (HF folder); --test (PROBLEMS); --eft (EFT).
-Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet (EVAL_JUDGE); --report, metrics JSON
-        with `synthetic.accuracy`, `judge.accuracy`, `judge.accuracy_a`, `judge.accuracy_b`,
-        `judge.invalid` (DVC metrics).
+Reads:  params.yaml [evaluate, prompts, engine]; --model (HF folder); --test (PROBLEMS);
+        --eft (EFT); --benchmarks (BENCHMARKS).
+Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet (EVAL_JUDGE),
+        --out/benchmarks.parquet (EVAL_BENCHMARK); --report, metrics JSON with
+        `synthetic.accuracy`, `judge.accuracy`, `judge.accuracy_a`, `judge.accuracy_b`,
+        `judge.invalid`, `benchmarks.<name>.accuracy` and `.n`, steps per answer and step length
+        (DVC metrics).
 
 Run: dvc repro evaluate@m1   (or: python stages/evaluate.py --model data/models/m1 ...)
 """
@@ -23,20 +28,24 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import prompts
-from psrlm.errors import run
-from psrlm.engine import HFEngine, Sampling
+from psrlm import grade, prompts
+from psrlm.errors import PsrlmError, run
+from psrlm.engine import EngineParams, Sampling, build
 from psrlm.params import PromptsParams, load_section
-from psrlm.tables import EFT, EVAL_JUDGE, EVAL_SOLVE, PROBLEMS, read_table, write_tables
+from psrlm.tables import (BENCHMARKS, EFT, EVAL_BENCHMARK, EVAL_JUDGE, EVAL_SOLVE, PROBLEMS, read_table,
+                          write_tables)
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
     test_limit: int | None
     eft_limit: int | None
-    batch_size: int
     max_new_tokens_solve: int
     max_new_tokens_judge: int
+    benchmark_limits: dict[str, int | None]
+    max_new_tokens_benchmark: int
+    grade_seconds: float
+    grade_workers: int
 
 
 def score_solutions(test: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
@@ -46,6 +55,33 @@ def score_solutions(test: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
     ).with_columns(status=pl.when(pl.col("answer").is_null()).then(pl.lit("no_answer"))
                    .when(pl.col("answer") == pl.col("gold_answer")).then(pl.lit("correct"))
                    .otherwise(pl.lit("wrong")))
+
+
+def score_benchmarks(bench: pl.DataFrame, outputs: list[str], seconds: float, workers: int) -> pl.DataFrame:
+    answers = [prompts.final_answer(o) for o in outputs]
+    statuses = grade.grade(bench["gold_answer"].to_list(), answers, seconds, workers)
+    return bench.select("benchmark", "id", "gold_answer").with_columns(
+        output=pl.Series(outputs, dtype=pl.String), answer=pl.Series(answers, dtype=pl.String),
+        status=pl.Series(statuses, dtype=pl.String))
+
+
+def step_stats(outputs: pl.Series) -> dict:
+    """Steps per solution and mean characters per step (paper Tables 7-8): `Step n:` lines."""
+    steps = outputs.str.extract_all(r"(?m)^Step \d+:[^\n]*")
+    n = steps.list.len()
+    lengths = steps.explode().drop_nulls().str.len_chars()
+    return {"steps_per_answer": round(float(n.mean()), 3) if len(n) else None,
+            "step_chars": round(float(lengths.mean()), 1) if len(lengths) else None}
+
+
+def benchmark_metrics(bench: pl.DataFrame, limits: dict[str, int | None]) -> dict:
+    out = {}
+    for (name,), g in sorted(bench.group_by("benchmark")):
+        counts = dict(sorted(g.group_by("status").len().iter_rows()))
+        out[name] = {"n": g.height, "limit": limits.get(name),
+                     "accuracy": round(counts.get("correct", 0) / g.height, 4),
+                     "statuses": counts, **step_stats(g["output"])}
+    return out
 
 
 def score_judgments(eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
@@ -64,7 +100,7 @@ def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
     return {
         "synthetic": {"n": len(solve),
                       "accuracy": round(float((solve["status"] == "correct").mean()), 4),
-                      "no_answer": int((solve["status"] == "no_answer").sum())},
+                      "no_answer": int((solve["status"] == "no_answer").sum()), **step_stats(solve["output"])},
         "judge": {"n": len(judge), "accuracy": acc(judge),
                   "accuracy_a": acc(judge.filter(pl.col("better") == "A")),
                   "accuracy_b": acc(judge.filter(pl.col("better") == "B")),
@@ -81,6 +117,7 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--test", default="data/prepare/test.parquet")
     ap.add_argument("--eft", default="data/prepare/eft_test.parquet")
+    ap.add_argument("--benchmarks", default="data/prepare/benchmarks.parquet")
     ap.add_argument("--out", required=True)
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
@@ -91,11 +128,18 @@ def main() -> None:
     eft = read_table(args.eft, EFT)
     test = (test.head(p.test_limit) if p.test_limit is not None else test).collect()
     eft = (eft.head(p.eft_limit) if p.eft_limit is not None else eft).collect()
+    bench = read_table(args.benchmarks, BENCHMARKS)
+    present = set(bench.select("benchmark").unique().collect()["benchmark"])
+    unknown = sorted(set(p.benchmark_limits) - present)
+    if unknown:
+        raise PsrlmError(f"evaluate.benchmark_limits: {', '.join(unknown)} not in {args.benchmarks} "
+                         f"(it has {', '.join(sorted(present))})")
+    # The first `limit` rows of each benchmark, in its published order (null = all of them).
+    bench = pl.concat([bench.filter(pl.col("benchmark") == name).head(limit) if limit is not None
+                       else bench.filter(pl.col("benchmark") == name)
+                       for name, limit in p.benchmark_limits.items()]).collect()
 
-    from psrlm.model import load
-
-    model, tok = load(args.model)
-    engine = HFEngine(model, tok, p.batch_size)
+    engine = build(load_section(args.params, "engine", EngineParams), args.model)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
 
     def greedy(users: list[str], max_tokens: int, desc: str) -> list[str]:
@@ -108,14 +152,22 @@ def main() -> None:
     judge_out = greedy([prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
                                              r["candidate_b"]) for r in eft.iter_rows(named=True)],
                        p.max_new_tokens_judge, "judge")
+    bench_out = greedy([prompts.solve_prompt(solve_t, q) for q in bench["question"]],
+                       p.max_new_tokens_benchmark, "benchmarks")
+    generation = time.time() - start
     solve, judge = score_solutions(test, solve_out), score_judgments(eft, judge_out)
+    scored = score_benchmarks(bench, bench_out, p.grade_seconds, p.grade_workers)
     out = Path(args.out)
-    write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judge, out / "judge.parquet", EVAL_JUDGE)])
-    report = metrics(solve, judge) | {"generation_seconds": round(time.time() - start, 1)}
+    write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judge, out / "judge.parquet", EVAL_JUDGE),
+                  (scored, out / "benchmarks.parquet", EVAL_BENCHMARK)])
+    report = metrics(solve, judge) | {
+        "benchmarks": benchmark_metrics(scored, p.benchmark_limits),
+        "generation_seconds": round(generation, 1)}
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"evaluate: synthetic {report['synthetic']['accuracy']:.3f}, "
-          f"judge {report['judge']['accuracy']:.3f} ({report['judge']['invalid']} invalid)")
+          f"judge {report['judge']['accuracy']:.3f} ({report['judge']['invalid']} invalid), benchmarks "
+          + ", ".join(f"{k} {v['accuracy']:.3f} (n={v['n']})" for k, v in report["benchmarks"].items()))
 
 
 if __name__ == "__main__":
