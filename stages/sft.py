@@ -14,7 +14,6 @@ Run: dvc repro sft
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import prompts
+from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
 from psrlm.params import ParamsError, PromptsParams, load_section
 from psrlm.tables import EFT, PROBLEMS, read_table
@@ -79,20 +78,15 @@ def as_chat(df: pl.DataFrame):
     })
 
 
+LOG = {"loss": "loss", "learning_rate": "learning_rate"}  # loss.tsv column ← Trainer log key
+
+
 def train(model_dir: str, data, p: SftParams, out: Path, log_path: Path) -> dict:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     rows: list[dict] = []
-
-    class LossLog(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                rows.append({"step": state.global_step, "epoch": round(state.epoch or 0, 4),
-                             "loss": round(float(logs["loss"]), 5),
-                             "learning_rate": float(logs.get("learning_rate", 0.0))})
-
     torch.manual_seed(p.seed)
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
@@ -109,17 +103,14 @@ def train(model_dir: str, data, p: SftParams, out: Path, log_path: Path) -> dict
             train_sampling_strategy="group_by_length",
         )
         trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
-                             callbacks=[LossLog()])
+                             callbacks=[trainlog.callback(rows, LOG)])
         tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
         start = time.time()
         result = trainer.train()
         wall = time.time() - start
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    with log_path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["step", "epoch", "loss", "learning_rate"], delimiter="\t")
-        w.writeheader()
-        w.writerows(rows)
+    trainlog.write(log_path, rows, LOG)
     return {"steps": result.global_step, "train_loss": round(result.training_loss, 5),
             "final_logged_loss": rows[-1]["loss"] if rows else None,
             "tokens_per_epoch": tokens, "train_seconds": round(wall, 1),

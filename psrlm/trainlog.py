@@ -1,0 +1,29 @@
+"""The per-step training log every training stage writes: a TSV that `dvc plots` reads."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+
+def callback(rows: list[dict], columns: dict[str, str]):
+    """A transformers `TrainerCallback` appending one row per logging step to `rows`: step, epoch,
+    then `columns` (TSV column ← Trainer log key), when the log holds the first key."""
+    from transformers import TrainerCallback
+
+    first = next(iter(columns.values()))
+
+    class Log(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and first in logs:
+                rows.append({"step": state.global_step, "epoch": round(state.epoch or 0, 4),
+                             **{c: round(float(logs.get(k, float("nan"))), 6) for c, k in columns.items()}})
+
+    return Log()
+
+
+def write(path: Path, rows: list[dict], columns: dict[str, str]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["step", "epoch", *columns], delimiter="\t")
+        w.writeheader()
+        w.writerows(rows)

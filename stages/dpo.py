@@ -1,0 +1,155 @@
+"""Stage `dpo`: M(i) → M(i+1) by step-wise DPO on iteration i's preference pairs (method.md §6).
+
+TRL's DPOTrainer with M(i) as the frozen reference. The prompt is the exact text the search fed the
+model (chat-rendered problem prompt + the previous steps); chosen and rejected are single steps. A
+step ends the way the model ends it: a mid-solution step with the newline that starts the next
+step, a final step (one with a \\boxed{} answer) with EOS — so no pair teaches the model to stop
+mid-solution. The pairs are tokenized here (prompt tokens checked to be a prefix of prompt+step),
+because TRL's own preprocessing appends EOS to every completion.
+
+Reads:  params.yaml [dpo]; --pairs (PAIRS); --model (M(i) folder).
+Writes: --out (M(i+1) folder); --log, loss, reward margin and accuracy every `dpo.logging_steps`
+        steps (TSV, DVC plots); --report, pairs, steps, wall time and TRL's final reward margins and
+        accuracies (DVC metrics).
+
+Run: dvc repro dpo@1   (or: python stages/dpo.py --pairs ... --model data/models/m1 --out data/models/m2 ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from psrlm import prompts, trainlog
+from psrlm.errors import PsrlmError, run
+from psrlm.params import ParamsError, load_section
+from psrlm.tables import PAIRS, read_table
+
+
+@dataclass(frozen=True)
+class DpoParams:
+    seed: int
+    beta: float
+    learning_rate: float
+    epochs: float
+    batch_size: int
+    warmup_ratio: float
+    max_length: int
+    logging_steps: int
+
+    def check(self) -> None:
+        if self.beta <= 0:
+            raise ParamsError("dpo: beta must be positive")
+
+
+# dpo log column ← TRL log key
+LOG = {"loss": "loss", "margin": "rewards/margins", "accuracy": "rewards/accuracies",
+       "chosen_reward": "rewards/chosen", "rejected_reward": "rewards/rejected"}
+
+
+def step_completion(step: str, eos: str) -> str:
+    """A step as the model writes it: a final step (with a \\boxed{} answer) ends with EOS, any
+    other with the newline after which the next step begins."""
+    return step + (eos if prompts.final_answer(step) is not None else "\n")
+
+
+def tokenize_pairs(pairs: pl.DataFrame, tok) -> dict[str, list[list[int]]]:
+    """TRL's pre-tokenized DPO columns. Each completion is tokenized together with its prompt and
+    cut after the prompt's tokens, which must be a prefix: otherwise the model would be trained on a
+    context it never sees at search time, so that is an error, not a warning."""
+    out: dict[str, list[list[int]]] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
+    for r in pairs.iter_rows(named=True):
+        prompt_ids = tok(r["prompt"], add_special_tokens=False)["input_ids"]
+        out["prompt_ids"].append(prompt_ids)
+        for col in ("chosen", "rejected"):
+            full = tok(r["prompt"] + step_completion(r[col], tok.eos_token), add_special_tokens=False)["input_ids"]
+            if full[:len(prompt_ids)] != prompt_ids:
+                raise PsrlmError(f"pairs {r['problem_id']} step {r['step_idx']}: the prompt's tokens are not a "
+                                 f"prefix of prompt + {col} (a token merges across the boundary)")
+            out[f"{col}_ids"].append(full[len(prompt_ids):])
+    return out
+
+
+def train(model_dir: str, data: dict, p: DpoParams, out: Path, log_path: Path) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    class StepDPOTrainer(DPOTrainer):
+        """DPOTrainer on pairs tokenized by `tokenize_pairs` (TRL would append EOS to each step)."""
+
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            return dataset
+
+    rows: list[dict] = []
+    torch.manual_seed(p.seed)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    ref = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)  # frozen M(i)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = DPOConfig(
+            output_dir=tmp, seed=p.seed, data_seed=p.seed, beta=p.beta, learning_rate=p.learning_rate,
+            num_train_epochs=p.epochs, per_device_train_batch_size=p.batch_size,
+            lr_scheduler_type="cosine", warmup_steps=p.warmup_ratio, max_length=p.max_length,
+            logging_steps=p.logging_steps, save_strategy="no", report_to=[], bf16=False, fp16=False,
+            use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
+        )
+        trainer = StepDPOTrainer(model=model, ref_model=ref, args=config, processing_class=tok,
+                                 train_dataset=Dataset.from_dict(data),
+                                 callbacks=[trainlog.callback(rows, LOG)])
+        start = time.time()
+        result = trainer.train()
+        wall = time.time() - start
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    trainlog.write(log_path, rows, LOG)
+    last = rows[-1] if rows else {}
+    return {"trained": True, "steps": result.global_step, "train_loss": round(result.training_loss, 5),
+            "final_margin": last.get("margin"), "final_accuracy": last.get("accuracy"),
+            "train_seconds": round(wall, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--pairs", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--report", required=True)
+    args = ap.parse_args()
+    p = load_section(args.params, "dpo", DpoParams)
+    pairs = read_table(args.pairs, PAIRS).collect()
+    for path in (args.log, args.report):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    if pairs.is_empty():
+        # Nothing to learn from: M(i+1) is M(i), said loudly and recorded, so the chain still runs.
+        print(f"dpo: WARNING {args.pairs} holds no pairs; {args.out} is a copy of {args.model}")
+        shutil.copytree(args.model, out)
+        trainlog.write(Path(args.log), [], LOG)
+        stats = {"trained": False, "steps": 0}
+    else:
+        from transformers import AutoTokenizer
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        data = tokenize_pairs(pairs, AutoTokenizer.from_pretrained(args.model))
+        stats = train(args.model, data, p, out, Path(args.log))
+    stats.update(pairs=pairs.height, final_step_pairs=int(pairs["is_final_step"].sum()))
+    Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    print(f"dpo: {stats}")
+
+
+if __name__ == "__main__":
+    run(main, "dpo")
