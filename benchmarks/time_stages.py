@@ -1,0 +1,52 @@
+"""Benchmark: wall time of every pipeline stage, run one by one in DAG order by `dvc repro -s`.
+
+    python benchmarks/time_stages.py [--out reports/benchmarks/stage_times.json] [--force]
+
+Stages already up to date take ~1 s (DVC's check) unless --force; the report says which ran. A
+speed goal is measured here, never asserted in a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+
+def stages_in_order() -> list[str]:
+    from dvc.repo import Repo
+
+    with Repo(".") as repo:
+        import networkx as nx
+
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        return [s.addressing for s in reversed(list(nx.topological_sort(graph)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="reports/benchmarks/stage_times.json")
+    ap.add_argument("--force", action="store_true", help="rerun stages that are up to date")
+    args = ap.parse_args()
+    rows, total = [], time.time()
+    for name in stages_in_order():
+        start = time.time()
+        res = subprocess.run(["dvc", "repro", "-s", *(["-f"] if args.force else []), name],
+                             capture_output=True, text=True)
+        wall = time.time() - start
+        if res.returncode != 0:
+            raise SystemExit(f"{name} failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+        ran = "Running stage" in res.stdout
+        rows.append({"stage": name, "ran": ran, "seconds": round(wall, 1)})
+        print(f"{name:16s} {'ran' if ran else 'up to date':10s} {wall:8.1f} s", flush=True)
+    report = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+              "total_seconds": round(time.time() - total, 1), "stages": rows}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
