@@ -61,7 +61,8 @@ def test_stage_entry_is_its_true_contract(name, cmd, deps, params, outs):
     produced = {o for _, _, _, _, os_ in STAGES for o in os_}
     for dep in deps:
         external = not (ROOT / dep).resolve().is_relative_to(ROOT)
-        assert external or (ROOT / dep).exists() or any(dep == o or dep.startswith(o + "/") for o in produced), \
+        assert external or (ROOT / dep).exists() or any(dep == o or dep.startswith(o + "/") or o.startswith(dep + "/")
+                                                         for o in produced), \
             f"{name}: dep {dep} is neither a source, an output of a stage nor an external input"
     args = [a for a in shlex.split(cmd)[2:] if "/" in a]
     for out in outs:
@@ -77,3 +78,16 @@ def test_stage_entry_is_its_true_contract(name, cmd, deps, params, outs):
 def test_every_params_section_is_used_by_a_stage():
     used = {p for *_, params, _ in STAGES for p in params}
     assert set(PARAMS) == used
+
+
+def test_pipeline_section_declares_the_iterations():
+    """Every declared iteration has its search, pairs and dpo stage, a prompt pool, and a chain:
+    iteration i trains the model iteration i+1 starts from."""
+    its = PARAMS["pipeline"]["iterations"]
+    names = {name for name, *_ in STAGES}
+    for key, it in its.items():
+        assert {f"search@{key}", f"pairs@{key}", f"dpo@{key}"} <= names
+        assert 1 <= int(key) <= len(PARAMS["prepare"]["pool_sizes"]), f"iteration {key} has no prompt pool"
+        nxt = its.get(str(int(key) + 1))
+        assert nxt is None or nxt["model"] == it["next"], f"iteration {int(key) + 1} does not start from {it['next']}"
+    assert {f"evaluate@{m}" for m in PARAMS["pipeline"]["models_to_evaluate"]} <= names

@@ -32,7 +32,7 @@ def load(out: Path, name: str) -> pl.DataFrame:
 
 
 def test_all_tables_written_with_their_schema_and_sizes(prepared):
-    sizes = {"ift_train": 1200, "eft_train": 400, "eft_test": 100, "test": 50,
+    sizes = {"ift_train": 1500, "eft_train": 1500, "eft_test": 100, "test": 50,
              "pools/iter_1": 20, "pools/iter_2": 20}
     for name, n in sizes.items():
         assert len(load(prepared, name)) == n, name
