@@ -127,6 +127,11 @@ class VLLMEngine(_Chat):
         outs = self.llm.generate(ids, params, use_tqdm=True)
         return [[_cut(c.text, sp.stop) for c in o.outputs] for o in outs]
 
+    def close(self) -> None:
+        """Stop vLLM's engine-core process now, not at interpreter exit (when its logging, e.g.
+        under pytest, may already be closed)."""
+        self.llm.llm_engine.engine_core.shutdown()
+
 
 def resolve_backend(backend: str) -> str:
     """`auto` → vllm when a CUDA device and the vllm package are both present, else hf."""

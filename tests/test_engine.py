@@ -41,7 +41,7 @@ def vllm_params() -> EngineParams:
 def vllm(pipeline):
     eng = engines.build(vllm_params(), str(pipeline / "data/models/m1"))
     yield eng
-    del eng
+    eng.close()
 
 
 def check_contract(eng):

@@ -99,6 +99,11 @@ def test_report_has_the_tables_and_plots(pipeline):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     shown = subprocess.run(["dvc", "metrics", "show", "--json"], cwd=pipeline, capture_output=True, text=True)
     assert shown.returncode == 0 and "reports/eval/m3.json" in shown.stdout
+    plots = subprocess.run(["dvc", "plots", "show", "--json"], cwd=pipeline, capture_output=True, text=True)
+    assert plots.returncode == 0, plots.stderr
+    data = json.loads(plots.stdout)
+    assert not data.get("errors")
+    assert {"accuracy", "judge", "audit", "steps", "reports/summary/plots/accuracy.png"} <= set(data["data"])
 
 
 def test_audit_compares_iterations_and_revisions(pipeline):
