@@ -157,11 +157,15 @@ def plots(rows: list[dict], out: Path) -> list[Path]:
         plt.close(fig)
         written.append(out / name)
     fig, ax1 = plt.subplots(figsize=(5, 3.5))
-    ax1.plot(x, [r["steps_per_answer"] for r in rows], marker="o", color="C0")
+    steps, chars = [r["steps_per_answer"] or 0 for r in rows], [r["step_chars"] or 0 for r in rows]
+    ax1.plot(x, steps, marker="o", color="C0")
+    # Both axes from 0: a drift of a few hundredths must not look like a cliff.
     ax1.set(title="Steps per answer and step length (synthetic)", xlabel="model (iteration)",
-            ylabel="steps per answer", xticks=x, xticklabels=labels)
+            xticks=x, xticklabels=labels, ylim=(0, 1.25 * max(steps + [1])))
+    ax1.set_ylabel("steps per answer", color="C0")
     ax2 = ax1.twinx()
-    ax2.plot(x, [r["step_chars"] for r in rows], marker="s", color="C1")
+    ax2.plot(x, chars, marker="s", color="C1")
+    ax2.set_ylim(0, 1.25 * max(chars + [1]))
     ax2.set_ylabel("characters per step", color="C1")
     fig.tight_layout()
     fig.savefig(out / "steps.png", dpi=100)
