@@ -22,7 +22,8 @@ from pathlib import Path
 import polars as pl
 
 from psrlm.errors import PsrlmError, run
-from psrlm.tables import EVAL_SOLVE, PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, Schema, read_table
+from psrlm.tables import (EVAL_SOLVE, PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, Schema, read_table,
+                          validate)
 
 
 def resolve_rev(rev: str, repo: Path) -> str:
@@ -50,13 +51,8 @@ def load(path: str, schema: Schema, repo: Path, rev: str | None) -> pl.DataFrame
             data = f.read()
     except Exception as e:  # noqa: BLE001 - DVC raises many kinds; the message is what helps
         raise PsrlmError(f"{path}@{rev}: cannot read it through DVC ({e.__class__.__name__}: {e})") from e
-    tmp = Path(repo) / ".dvc" / "tmp" / f"audit-{rev[:12]}-{path.replace('/', '_')}"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_bytes(data)
-    try:  # the same schema check as every other reader
-        return read_table(tmp, schema).collect()
-    finally:
-        tmp.unlink()
+    # The same schema check as every other reader, on the bytes DVC returned.
+    return validate(pl.read_parquet(io.BytesIO(data)), schema, f"{path}@{rev}")
 
 
 def summarize(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFrame,
