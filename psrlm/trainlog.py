@@ -1,8 +1,10 @@
-"""The per-step training log every training stage writes: a TSV that `dvc plots` reads."""
+"""What every training stage does around its TRL trainer: the per-step log (a TSV that `dvc plots`
+reads) and the run itself, saved in Hugging Face format."""
 
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 
@@ -27,3 +29,14 @@ def write(path: Path, rows: list[dict], columns: dict[str, str]) -> None:
         w = csv.DictWriter(f, fieldnames=["step", "epoch", *columns], delimiter="\t")
         w.writeheader()
         w.writerows(rows)
+
+
+def fit(trainer, tokenizer, out: Path, log_path: Path, rows: list[dict], columns: dict[str, str]):
+    """Train, save model and tokenizer to `out` and the log to `log_path`: (TrainOutput, seconds)."""
+    start = time.time()
+    result = trainer.train()
+    wall = time.time() - start
+    trainer.model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    write(log_path, rows, columns)
+    return result, wall

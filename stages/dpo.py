@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,12 +105,7 @@ def train(model_dir: str, data: dict, p: DpoParams, out: Path, log_path: Path) -
         trainer = StepDPOTrainer(model=model, ref_model=ref, args=config, processing_class=tok,
                                  train_dataset=Dataset.from_dict(data),
                                  callbacks=[trainlog.callback(rows, LOG)])
-        start = time.time()
-        result = trainer.train()
-        wall = time.time() - start
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    trainlog.write(log_path, rows, LOG)
+        result, wall = trainlog.fit(trainer, tok, out, log_path, rows, LOG)
     last = rows[-1] if rows else {}
     return {"trained": True, "steps": result.global_step, "train_loss": round(result.training_loss, 5),
             "final_margin": last.get("margin"), "final_accuracy": last.get("accuracy"),

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,12 +104,7 @@ def train(model_dir: str, data, p: SftParams, out: Path, log_path: Path) -> dict
         trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
                              callbacks=[trainlog.callback(rows, LOG)])
         tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
-        start = time.time()
-        result = trainer.train()
-        wall = time.time() - start
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    trainlog.write(log_path, rows, LOG)
+        result, wall = trainlog.fit(trainer, tok, out, log_path, rows, LOG)
     return {"steps": result.global_step, "train_loss": round(result.training_loss, 5),
             "final_logged_loss": rows[-1]["loss"] if rows else None,
             "tokens_per_epoch": tokens, "train_seconds": round(wall, 1),
