@@ -136,7 +136,8 @@ def eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
             "pair_id": f"{pid}-s{idx}", "problem_id": pid, "problem": prob.text, "step_idx": idx,
             "prefix_steps": gold[: idx - 1], "candidate_a": cand_a, "candidate_b": cand_b,
             "a_correct": a_ok, "b_correct": b_ok, "better": better,
-            "origin": f"synthetic:{kind}", "judgment": arith.judgment(cand_a, cand_b, better, *check),
+            "origin": f"synthetic:{kind}", "judgment": arith.judgment(cand_a, cand_b, better, *check,
+                                                                    arith.step_sentence(prob.text, idx)),
         })
     return pl.DataFrame(rows, schema=EFT.polars_schema())
 

@@ -69,17 +69,29 @@ def test_exact_division_only():
         arith.apply(13, "/", 4)
 
 
-def test_judgment_writes_the_right_step_then_checks_each_candidate_field_by_field():
-    text = arith.judgment("Step 2: 7 + 5 = 13.", "Step 2: 7 + 5 = 12.", "B", 2, 7, "+", 5, False)
-    assert text.splitlines() == ["Step 2: 7 + 5 = 12.",
+def test_step_sentence_is_the_sentence_of_that_operation():
+    rng = random.Random(3)
+    for _ in range(50):
+        p = arith.generate_problem(rng, D)
+        for i, (op, b) in enumerate(zip(p.ops, p.operands), start=1):
+            s = arith.step_sentence(p.text, i)
+            assert s.endswith(".") and f" {b}" in s
+            assert s.split(" ", 1)[1] == arith.PHRASES[op].format(n="", b=b).strip()
+
+
+def test_judgment_quotes_the_sentence_writes_the_right_step_then_checks_each_field():
+    text = arith.judgment("Step 2: 7 + 5 = 13.", "Step 2: 7 + 5 = 12.", "B", 2, 7, "+", 5, False,
+                          "Ann gets 5 more.")
+    assert text.splitlines() == ["Next: Ann gets 5 more.", "Step 2: 7 + 5 = 12.",
                                  "A: 7 7 ok, + + ok, 5 5 ok, 12 13 no. Wrong.",
                                  "B: 7 7 ok, + + ok, 5 5 ok, 12 12 ok. Right.", "[[B]]"]
-    wrong_op = arith.judgment("Step 1: 7 * 5 = 35.", "Step 1: 7 + 5 = 12.", "B", 1, 7, "+", 5, False)
+    wrong_op = arith.judgment("Step 1: 7 * 5 = 35.", "Step 1: 7 + 5 = 12.", "B", 1, 7, "+", 5, False, "S.")
     assert "A: 7 7 ok, + * no, 5 5 ok, 12 35 no. Wrong." in wrong_op
     # the final step's line is still written in the mid-solution form: the fields are what is compared
-    junk = arith.judgment("Step 1: 7 + 5 = 12. The answer is \\boxed{12}.", "blah", "A", 1, 7, "+", 5, True)
-    assert junk.splitlines() == ["Step 1: 7 + 5 = 12.", "A: 7 7 ok, + + ok, 5 5 ok, 12 12 ok. Right.",
+    junk = arith.judgment("Step 1: 7 + 5 = 12. The answer is \\boxed{12}.", "blah", "A", 1, 7, "+", 5, True,
+                          "S.")
+    assert junk.splitlines()[1:] == ["Step 1: 7 + 5 = 12.", "A: 7 7 ok, + + ok, 5 5 ok, 12 12 ok. Right.",
                                  "B: not a step. Wrong.", "[[A]]"]
     # a right-looking final step without its boxed answer is wrong although every field matches
-    unboxed = arith.judgment("Step 1: 7 + 5 = 12.", "blah", "B", 1, 7, "+", 5, True)
+    unboxed = arith.judgment("Step 1: 7 + 5 = 12.", "blah", "B", 1, 7, "+", 5, True, "S.")
     assert "A: 7 7 ok, + + ok, 5 5 ok, 12 12 ok. Wrong." in unboxed
