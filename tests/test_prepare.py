@@ -32,8 +32,10 @@ def load(out: Path, name: str) -> pl.DataFrame:
 
 
 def test_all_tables_written_with_their_schema_and_sizes(prepared):
-    sizes = {"ift_train": 1500, "eft_train": 1500, "eft_test": 100, "test": 50,
-             "pools/iter_1": 20, "pools/iter_2": 20}
+    p = smoke_params()["prepare"]
+    sizes = {"ift_train": p["ift_train_size"], "eft_train": p["eft_train_size"],
+             "eft_test": p["eft_test_size"], "test": p["test_size"],
+             **{f"pools/iter_{i}": n for i, n in enumerate(p["pool_sizes"], start=1)}}
     for name, n in sizes.items():
         assert len(load(prepared, name)) == n, name
 
