@@ -164,6 +164,30 @@ def check_step(text: str, index: int, prev: int, op: str, b: int, final: bool) -
     return "correct"
 
 
+def step_truth(text: str, prefix_steps: list[str], start: int, ops: list[str],
+               operands: list[int]) -> str:
+    """Ground truth of a candidate next step written after `prefix_steps` (the steps chosen before
+    it, in order): "correct" or what is wrong with it (check_step's labels, plus two of its own).
+
+    "Right" is relative to the prefix: the step must apply the problem's operation for its index to
+    the value the previous step *claims* (its result), even when that claim is wrong. A step judged
+    this way is the best possible continuation of the solution the model has written so far, which
+    is what the search chooses between. A step after a prefix step that is not in the step format
+    is "after_unreadable_step"; a step beyond the problem's last operation (after a final step that
+    gave no answer, say) is "past_last_step". Both count as wrong.
+    """
+    index = len(prefix_steps) + 1
+    if index > len(ops):
+        return "past_last_step"
+    prev = start
+    if prefix_steps:
+        last = parse_step(prefix_steps[-1])
+        if last is None:
+            return "after_unreadable_step"
+        prev = last.c
+    return check_step(text, index, prev, ops[index - 1], operands[index - 1], final=index == len(ops))
+
+
 def corrupt_step(rng: random.Random, problem: Problem, index: int, kind: str, d: Difficulty) -> str:
     """A wrong version of gold step `index` (1-based): wrong result, operand or operator.
 

@@ -139,6 +139,7 @@ SEARCH_STEPS = Schema(
         "step_idx": pl.Int64(),  # 1-based index of the step the candidates are for
         "candidate_idx": pl.Int64(),  # first-seen order among distinct candidates
         "prompt": pl.String(),  # exactly what the model was given: solve prompt + steps so far
+        "prefix_steps": pl.List(pl.String()),  # the chosen steps this candidate was written after
         "text": pl.String(),
         "multiplicity": pl.Int64(),  # how many of the w samples were this text
         "score": pl.Int64(),  # Eq. 2 wins; null when it was the only distinct candidate
@@ -146,10 +147,13 @@ SEARCH_STEPS = Schema(
         "chosen": pl.Boolean(),
         "rejected": pl.Boolean(),
         "kept": pl.Boolean(),  # chosen and never rolled back: part of the final solution
-        "correct": pl.Boolean(),  # ground truth, audit only; null without it
+        # Ground truth, audit only (never read by the search): psrlm.arith.step_truth's label of
+        # the step relative to its prefix ("correct", "wrong_result", ...); null without it.
+        "truth": pl.String(),
+        "correct": pl.Boolean(),  # truth == "correct"
     },
     key=("problem_id", "iteration", "loop", "candidate_idx"),
-    nullable=frozenset({"score", "correct"}),
+    nullable=frozenset({"score", "truth", "correct"}),
 )
 
 # Search judge calls: one row per ordered comparison (both orders of every distinct pair).

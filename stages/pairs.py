@@ -9,8 +9,12 @@ recomputed choices are checked against the search's: a mismatch is an error, not
 Reads:  --steps (SEARCH_STEPS), --judgments (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
 Writes: --out (PAIRS): TRL's `prompt`, `chosen`, `rejected` plus keys, scores, `is_final_step`;
         --report, the iteration's search metrics (DVC metrics), with the ground-truth audit:
-        `judge_accuracy_self` (verdicts on the model's own right-vs-wrong candidates) and
-        `pair_precision` (pairs whose chosen step is right and rejected step wrong).
+        `judge_accuracy_self` (verdicts on the model's own right-vs-wrong candidates, an invalid
+        verdict counting as wrong), `position_consistency` (candidate pairs judged validly in both
+        orders that get the same winner both times), `pair_precision` (pairs whose chosen step is
+        right and rejected step wrong), `step_accuracy` (kept steps that are right) and
+        `candidate_accuracy` (sampled candidates that are right, overall and by step). "Right" is
+        the search table's `correct`: relative to the prefix (psrlm.arith.step_truth).
 
 Run: dvc repro pairs@1
 """
@@ -88,6 +92,7 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
             .filter(pl.col("n") == 2))
     precise = pairs.filter(pl.col("chosen_correct") & ~pl.col("rejected_correct")).height
     invalid = judgments.filter(pl.col("verdict").is_null()).group_by("verdict_status").len()
+    right_samples = steps["multiplicity"] * steps["correct"].fill_null(False).cast(pl.Int64)
     return {
         "prompts": solutions.height, "steps": loops, "candidates": steps.height,
         "judge_calls": judgments.height, "judge_calls_per_step": frac(judgments.height, loops),
@@ -101,6 +106,12 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
         "pair_precision": frac(precise, pairs.filter(pl.col("chosen_correct").is_not_null()).height),
         "step_accuracy": frac(int(steps.filter(pl.col("kept"))["correct"].sum() or 0),
                               steps.filter(pl.col("kept")).height),
+        # Sampled candidates that are right, each counted as often as it was sampled, and by step.
+        "candidate_accuracy": frac(int(right_samples.sum()), int(steps["multiplicity"].sum())),
+        "candidate_accuracy_by_step": {
+            str(k): frac(int(r), int(n)) for k, r, n in steps.group_by("step_idx").agg(
+                r=(pl.col("multiplicity") * pl.col("correct").cast(pl.Int64)).sum(),
+                n=pl.col("multiplicity").sum()).sort("step_idx").iter_rows()},
         "solution_accuracy_audit": frac(int(solutions["correct"].sum() or 0), solutions.height),
     }
 

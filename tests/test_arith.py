@@ -95,3 +95,34 @@ def test_judgment_quotes_the_sentence_writes_the_right_step_then_checks_each_fie
     # a right-looking final step without its boxed answer is wrong although every field matches
     unboxed = arith.judgment("Step 1: 7 + 5 = 12.", "blah", "B", 1, 7, "+", 5, True, "S.")
     assert "A: 7 7 ok, + + ok, 5 5 ok, 12 12 ok. Wrong." in unboxed
+
+
+# 83 - 5 = 78, 78 + 3 = 81, 81 / 3 = 27: the problem's structured columns.
+TRUTH = dict(start=83, ops=["-", "+", "/"], operands=[5, 3, 3])
+
+
+@pytest.mark.parametrize("prefix, text, label", [
+    ([], "Step 1: 83 - 5 = 78.", "correct"),
+    ([], "Step 1: 83 - 5 = 79.", "wrong_result"),
+    ([], "Step 1: 83 + 5 = 88.", "wrong_operator"),
+    ([], "Step 1: 83 - 6 = 77.", "wrong_operand"),
+    ([], "Step 2: 83 - 5 = 78.", "wrong_index"),
+    ([], "Step 1: 83 - 5 = 78. The answer is \\boxed{78}.", "early_answer"),
+    ([], "the answer is 27", "unparseable"),
+    # The landed bug: step 2 after a right step 1 (every step-2 candidate was marked wrong).
+    (["Step 1: 83 - 5 = 78."], "Step 2: 78 + 3 = 81.", "correct"),
+    (["Step 1: 83 - 5 = 78."], "Step 2: 78 + 3 = 82.", "wrong_result"),
+    # After a wrong step, right means right relative to the value that step claims.
+    (["Step 1: 83 - 5 = 79."], "Step 2: 79 + 3 = 82.", "correct"),
+    (["Step 1: 83 - 5 = 79."], "Step 2: 78 + 3 = 81.", "wrong_operand"),
+    (["Step 1: 83 - 5 = 78.", "Step 2: 78 + 3 = 81."], "Step 3: 81 / 3 = 27. The answer is \\boxed{27}.",
+     "correct"),
+    (["Step 1: 83 - 5 = 78.", "Step 2: 78 + 3 = 81."], "Step 3: 81 / 3 = 27.", "missing_answer"),
+    (["Step 1: 83 - 5 = 78.", "Step 2: 78 + 3 = 81."], "Step 3: 81 / 3 = 27. The answer is \\boxed{26}.",
+     "wrong_answer"),
+    (["Step 1: 83 - 5 = 78.", "oops"], "Step 3: 81 / 3 = 27. The answer is \\boxed{27}.", "after_unreadable_step"),
+    (["Step 1: 83 - 5 = 78.", "Step 2: 78 + 3 = 81.", "Step 3: 81 / 3 = 27."], "Step 4: 27 + 1 = 28.",
+     "past_last_step"),
+])
+def test_step_truth_is_relative_to_the_value_the_prefix_claims(prefix, text, label):
+    assert arith.step_truth(text, prefix, **TRUTH) == label

@@ -5,7 +5,7 @@ import random
 import polars as pl
 
 from psrlm import search
-from psrlm.tables import PAIRS, validate
+from psrlm.tables import PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, validate
 from stages_loader import load_stage
 
 pairs = load_stage("pairs")
@@ -22,16 +22,17 @@ class RandomJudge:
         pool = ["Step 1: 1 + 1 = 2.", "Step 1: 1 + 1 = 3.", "x", "y \\boxed{2}", "z"]
         return [[self.rng.choice(pool[: self.rng.randint(1, 5)]) for _ in range(n)] for _ in prompts]
 
-    def judge(self, prompts):
-        return [self.rng.choice(["[[A]]", "[[B]]", "[[B]]", "no idea", "[[A]] [[B]]"]) for _ in prompts]
+    def judge(self, requests):
+        return [self.rng.choice(["[[A]]", "[[B]]", "[[B]]", "no idea", "[[A]] [[B]]"]) for _ in requests]
 
 
 def tables(seed):
     cfg = search.SearchConfig(width=4, max_loops=20, both_orders=True, seed=seed)
     steps, judgments, sols = search.run_search([(f"p{i}", f"q{i}") for i in range(30)], RandomJudge(seed),
-                                               cfg, lambda q, s: q + "|" + "\n".join(s), lambda q, s, a, b: a + b)
+                                               cfg, lambda q, s: q + "|" + "\n".join(s))
     steps = pl.DataFrame(steps, schema_overrides={"score": pl.Int64}).with_columns(
         iteration=pl.lit(1, pl.Int64), correct=pl.col("text").str.contains("= 2"))
+    steps = steps.with_columns(truth=pl.when(pl.col("correct")).then(pl.lit("correct")).otherwise(pl.lit("wrong")))
     judgments = pl.DataFrame(judgments, schema_overrides={"verdict": pl.String}).with_columns(
         iteration=pl.lit(1, pl.Int64))
     return steps, judgments, sols
@@ -56,3 +57,67 @@ def test_pairs_come_only_from_kept_steps_with_a_rejected_candidate():
     assert (out["chosen_score"] > out["rejected_score"]).all()
     assert out["is_final_step"].to_list() == [("\\boxed{" in c) for c in out["chosen"]]
     assert out.select("problem_id", "step_idx").is_unique().all()
+
+
+def hand_made_tables():
+    """Two loops of the synthetic task, every number worked out by hand (see the test below).
+
+    Problem p (83 - 5, then + 3): three distinct candidates for step 1, c0 right (sampled twice),
+    c1 and c2 wrong (three times, once). Problem q, step 2 after a wrong step 1 that claims 79:
+    d0 is wrong relative to that claim (sampled four times), d1 right relative to it (twice).
+    """
+    def step(pid, loop, idx, cand, prefix, text, mult, score, rank, chosen, rejected, truth):
+        return {"problem_id": pid, "iteration": 1, "loop": loop, "step_idx": idx, "candidate_idx": cand,
+                "prompt": f"{pid}|{len(prefix)}", "prefix_steps": prefix, "text": text, "multiplicity": mult,
+                "score": score, "tie_rank": rank, "chosen": chosen, "rejected": rejected, "kept": chosen,
+                "truth": truth, "correct": truth == "correct"}
+
+    q1 = ["Step 1: 83 - 5 = 79."]
+    steps = pl.DataFrame([
+        step("p", 0, 1, 0, [], "Step 1: 83 - 5 = 78.", 2, 3, 0, True, False, "correct"),
+        step("p", 0, 1, 1, [], "Step 1: 83 - 5 = 79.", 3, 2, 1, False, False, "wrong_result"),
+        step("p", 0, 1, 2, [], "Step 1: 83 - 4 = 79.", 1, 0, 2, False, True, "wrong_operand"),
+        step("q", 1, 2, 0, q1, "Step 2: 78 + 3 = 81.", 4, 2, 0, True, False, "wrong_operand"),
+        step("q", 1, 2, 1, q1, "Step 2: 79 + 3 = 82.", 2, 0, 1, False, True, "correct"),
+    ], schema=SEARCH_STEPS.columns)
+
+    def judged(pid, loop, idx, a, b, verdict):
+        return {"problem_id": pid, "iteration": 1, "loop": loop, "step_idx": idx, "candidate_a": a,
+                "candidate_b": b, "judgment": "...", "verdict": verdict,
+                "verdict_status": "ok" if verdict else "no_verdict"}
+
+    judgments = pl.DataFrame([
+        judged("p", 0, 1, 0, 1, "A"),  # right (c0 over c1)
+        judged("p", 0, 1, 1, 0, "A"),  # wrong (c1 over c0): the pair {0, 1} is inconsistent
+        judged("p", 0, 1, 0, 2, "A"),  # right
+        judged("p", 0, 1, 2, 0, "B"),  # right: the pair {0, 2} is consistent
+        judged("p", 0, 1, 1, 2, "A"),  # both wrong: not a right-vs-wrong judgment
+        judged("p", 0, 1, 2, 1, None),  # invalid: {1, 2} has one valid order, no consistency verdict
+        judged("q", 1, 2, 0, 1, "A"),  # wrong (d0 over d1)
+        judged("q", 1, 2, 1, 0, "B"),  # wrong again, but consistent
+    ], schema=SEARCH_JUDGMENTS.columns)
+    solutions = pl.DataFrame([
+        {"problem_id": "p", "iteration": 1, "steps": ["Step 1: 83 - 5 = 78."], "finished": False, "loops": 1,
+         "rollbacks": 0, "answer": None, "gold_answer": "81", "correct": False},
+        {"problem_id": "q", "iteration": 1, "steps": q1 + ["Step 2: 78 + 3 = 81."], "finished": False, "loops": 2,
+         "rollbacks": 0, "answer": None, "gold_answer": "81", "correct": False},
+    ], schema=SEARCH_SOLUTIONS.columns)
+    return steps, judgments, solutions
+
+
+def test_audit_metrics_have_the_values_worked_out_by_hand():
+    steps, judgments, solutions = hand_made_tables()
+    re = pairs.recompute(steps.lazy(), judgments.lazy())
+    assert re.select((pl.col("score") == pl.col("score_re")).all()).collect().item()
+    out = pairs.build_pairs(re).collect()
+    m = pairs.metrics(steps, judgments, solutions, out)
+    assert out.height == 2 and m["pairs"] == 2
+    assert m["judge_self_pairs"] == 6  # p: (0,1), (1,0), (0,2), (2,0); q: (0,1), (1,0)
+    assert m["judge_accuracy_self"] == 0.5  # 3 right of 6
+    assert m["position_consistency"] == round(2 / 3, 4)  # {0,1} of p no; {0,2} of p, {0,1} of q yes
+    assert m["pair_precision"] == 0.5  # p: right over wrong; q: wrong over right
+    assert m["step_accuracy"] == 0.5  # kept: c0 right, d0 wrong
+    assert m["candidate_accuracy"] == round(4 / 12, 4)  # c0 x2 + d1 x2 of 12 samples
+    assert m["candidate_accuracy_by_step"] == {"1": round(2 / 6, 4), "2": round(2 / 6, 4)}
+    assert m["invalid_verdicts"] == 1 and m["invalid_by_reason"] == {"no_verdict": 1}
+    assert m["judge_calls"] == 8 and m["steps"] == 2 and m["judge_calls_per_step"] == 4.0
