@@ -29,6 +29,15 @@ class PromptsParams:
     judge: str
 
 
+@dataclass(frozen=True)
+class PipelineParams:
+    """The self-rewarding iterations and the seed they share (search and dpo read only the key
+    `pipeline.seed`, with load_key, so that evaluating another model does not rerun them)."""
+    seed: int
+    iterations: dict[str, dict[str, str]]
+    models_to_evaluate: tuple[str, ...]
+
+
 def _coerce(value, hint, where: str):
     """Check `value` against a type hint; lists become tuples so the dataclass stays frozen."""
     origin = typing.get_origin(hint)
@@ -96,3 +105,15 @@ def load_section(path: str | Path, name: str, cls: type):
     if name not in raw:
         raise ParamsError(f"{path}: missing section '{name}'")
     return parse_section(name, raw[name], cls)
+
+
+def load_key(path: str | Path, dotted: str, hint: type):
+    """One key of a section (`"pipeline.seed"`), checked against `hint`: for a stage that lists only
+    that key in dvc.yaml, so that the rest of the section does not rerun it."""
+    section, _, key = dotted.partition(".")
+    raw = yaml.safe_load(Path(path).read_text())
+    if not isinstance(raw, dict) or not isinstance(raw.get(section), dict):
+        raise ParamsError(f"{path}: missing section '{section}'")
+    if key not in raw[section]:
+        raise ParamsError(f"params section '{section}': missing key '{key}'")
+    return _coerce(raw[section][key], hint, dotted)

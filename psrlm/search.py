@@ -1,8 +1,11 @@
 """Step-by-step search with the model as its own step judge (method.md §5, Eqs. 1-5). Pure logic.
 
 The engine is anything with `sample(prompts, n, seed) -> list[list[str]]` (candidate next steps) and
-`judge(prompts) -> list[str]` (greedy judgments); rendering is done by the two callables passed in,
-so this module knows no model, no template and no file. Work goes level by level across all
+`judge(requests) -> list[str]` (one judgment text per `JudgeRequest`, verdict as [[A]] or [[B]]);
+the solve prompt is rendered by the callable passed in, so this module knows no model, no template
+and no file. The judge gets the comparison itself, not a rendered prompt, so the model
+(`self`), the exact checker (`oracle`) and a seeded coin (`random`) are interchangeable judges of
+the same search (`oracle_judgment`, `random_judgment`). Work goes level by level across all
 problems, so every engine call is one large batch; that changes nothing in the algorithm.
 """
 
@@ -11,15 +14,41 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from psrlm.prompts import final_answer, parse_verdict
+
+
+class JudgeRequest(NamedTuple):
+    """One ordered comparison: which of two candidate next steps is better after `steps`."""
+    problem_id: str
+    problem: str
+    steps: list[str]  # the chosen steps so far (the prefix)
+    step_a: str
+    step_b: str
 
 
 class Engine(Protocol):
     def sample(self, prompts: Sequence[str], n: int, seed: int) -> list[list[str]]: ...
 
-    def judge(self, prompts: Sequence[str]) -> list[str]: ...
+    def judge(self, requests: Sequence[JudgeRequest]) -> list[str]: ...
+
+
+def oracle_judgment(truth_a: str, truth_b: str) -> str:
+    """The exact checker as the judge (the best any judge could do): the right candidate wins;
+    between two right or two wrong ones it gives no verdict, which Eq. 2 scores as neither a win
+    nor a loss (so a step whose candidates are all wrong rolls back). `truth_*` are the ground-truth
+    labels of psrlm.arith.step_truth."""
+    a, b = truth_a == "correct", truth_b == "correct"
+    head = f"oracle: A {truth_a}, B {truth_b}"
+    return f"{head}\n[[{'A' if a else 'B'}]]" if a != b else f"{head}\nno verdict"
+
+
+def random_judgment(seed: int, r: JudgeRequest) -> str:
+    """A seeded coin as the judge (the worst a judge could be): the same seed and comparison give
+    the same verdict."""
+    coin = random.Random(f"{seed}:{r.problem_id}:{len(r.steps)}:{r.step_a}:{r.step_b}").random()
+    return f"random: [[{'A' if coin < 0.5 else 'B'}]]"
 
 
 @dataclass(frozen=True)
@@ -91,12 +120,11 @@ def is_final(step: str) -> bool:
 
 
 def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchConfig,
-               solve_prompt: Callable[[str, list[str]], str],
-               judge_prompt: Callable[[str, list[str], str, str], str]):
+               solve_prompt: Callable[[str, list[str]], str]):
     """Search every (problem_id, problem); return (steps, judgments, solutions) as lists of dicts.
 
-    steps: one row per distinct candidate of every loop; judgments: one row per ordered
-    comparison; solutions: one row per problem.
+    steps: one row per distinct candidate of every loop, with the prefix it was written after;
+    judgments: one row per ordered comparison; solutions: one row per problem.
     """
     states = [_State(pid, text) for pid, text in problems]
     step_rows: list[dict] = []
@@ -111,9 +139,9 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
         for s, prompt, cands in zip(active, solve_prompts, samples):
             d = distinct([c.strip() for c in cands])
             work.append((s, prompt, d, comparisons(len(d), cfg.both_orders) if len(d) > 1 else []))
-        prompts = [judge_prompt(s.problem, s.steps, d[a][0], d[b][0])
-                   for s, _, d, comps in work for a, b in comps]
-        outputs = iter(engine.judge(prompts)) if prompts else iter(())
+        requests = [JudgeRequest(s.problem_id, s.problem, list(s.steps), d[a][0], d[b][0])
+                    for s, _, d, comps in work for a, b in comps]
+        outputs = iter(engine.judge(requests)) if requests else iter(())
         for s, prompt, d, comps in work:
             loop, step_idx = s.loops, len(s.steps) + 1
             verdicts = []
@@ -132,7 +160,8 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
                 chosen, rejected = pick(score, order)
             for i, (text, mult) in enumerate(d):
                 step_rows.append({"problem_id": s.problem_id, "loop": loop, "step_idx": step_idx,
-                                  "candidate_idx": i, "prompt": prompt, "text": text,
+                                  "candidate_idx": i, "prompt": prompt,
+                                  "prefix_steps": list(s.steps), "text": text,
                                   "multiplicity": mult,
                                   "score": None if score is None else score[i],
                                   "tie_rank": order.index(i),
@@ -149,7 +178,7 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
             s.finished = is_final(d[chosen][0]) or d[chosen][0] == ""
     kept = {(s.problem_id, lp) for s in states for lp in s.step_loops}
     for row in step_rows:  # a chosen step later rolled back is no longer part of the solution
-        row["kept"] = (row["problem_id"], row["loop"]) in kept
+        row["kept"] = row["chosen"] and (row["problem_id"], row["loop"]) in kept
     solutions = [{"problem_id": s.problem_id, "steps": s.steps, "finished": s.finished,
                   "loops": s.loops, "rollbacks": s.rollbacks,
                   "answer": final_answer(s.steps[-1]) if s.steps else None} for s in states]

@@ -1,16 +1,22 @@
 """Stage `search`: one self-rewarding iteration's step-by-step search with self-judging (method.md §5).
 
-M(i) writes w candidate next steps for every prompt of the pool, judges every ordered pair of
-distinct candidates itself (greedy), continues with the best and leaves (prefix, best, worst) behind.
-No gold answer is read by the search; the gold columns are joined afterwards, for audit only.
+M(i) writes w candidate next steps for every prompt of the pool, every ordered pair of distinct
+candidates is judged, the best continues the solution and (prefix, best, worst) is left behind.
+`search.judge` says who judges: `self`, M(i) itself, greedy (the method); `oracle`, the synthetic
+task's exact checker (the best a judge could do); `random`, a seeded coin (the worst). Everything
+else is identical, and so are the tables. Sampling, tie-breaking and the coin are seeded by
+`pipeline.seed`. No gold answer is read by the search; the ground truth of every candidate
+(`truth`, `correct`) and of every solution is added afterwards, for audit only (the oracle judge
+reads the same checker: that is its definition).
 
 Generation goes through the engine the `engine` params section picks (hf or vllm, psrlm/engine.py).
 
-Reads:  params.yaml [search, prompts, engine]; --model (M(i) folder); --pool (PROBLEMS).
+Reads:  params.yaml [search, prompts, engine, pipeline.seed]; --model (M(i) folder); --pool (PROBLEMS).
 Writes: --out/steps.parquet (SEARCH_STEPS), --out/judgments.parquet (SEARCH_JUDGMENTS),
         --out/solutions.parquet (SEARCH_SOLUTIONS).
 
-Run: dvc repro search@1   (or: python stages/search.py --model data/models/m1 --pool ... --out ...)
+Run: dvc repro search@1   (or: python stages/search.py --iteration 1 --model data/models/m1
+     --pool data/prepare/pools/iter_1.parquet --out data/search/iter_1)
 """
 
 from __future__ import annotations
@@ -24,14 +30,17 @@ import polars as pl
 
 from psrlm import arith, engine, prompts, search
 from psrlm.errors import run
-from psrlm.params import ParamsError, PromptsParams, load_section
+from psrlm.params import ParamsError, PromptsParams, load_key, load_section
 from psrlm.tables import (PROBLEMS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_tables)
 
 
+JUDGES = ("self", "oracle", "random")
+
+
 @dataclass(frozen=True)
 class SearchParams:
-    seed: int
+    judge: str
     width: int
     temperature: float
     top_p: float
@@ -44,26 +53,28 @@ class SearchParams:
     def check(self) -> None:
         if self.width < 2:
             raise ParamsError("search: width must be at least 2")
+        if self.judge not in JUDGES:
+            raise ParamsError(f"search: judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
 
 
-def step_truth(steps: pl.DataFrame, pool: pl.DataFrame) -> pl.DataFrame:
-    """Ground truth of every candidate (audit only; the search never sees it): does it apply the
-    problem's operation for its step to the value the previous chosen step claims, correctly? A
-    step after an unreadable step, or past the problem's last operation, is not correct."""
-    gold = {r["problem_id"]: r for r in pool.iter_rows(named=True)}
-    truth = []
-    for r in steps.iter_rows(named=True):
-        g, k = gold[r["problem_id"]], r["step_idx"]
-        prev = g["start"]
-        if k > 1:
-            last = arith.parse_step(r["prompt"].rstrip("\n").rsplit("\n", 1)[-1])
-            prev = None if last is None else last.c
-        if prev is None or k > len(g["ops"]):
-            truth.append(False)
-            continue
-        truth.append(arith.check_step(r["text"], k, prev, g["ops"][k - 1], g["operands"][k - 1],
-                                      final=k == len(g["ops"])) == "correct")
-    return steps.with_columns(correct=pl.Series(truth, dtype=pl.Boolean))
+def truth_labeler(pool: pl.DataFrame):
+    """`label(problem_id, prefix_steps, text)`: psrlm.arith.step_truth against the pool's
+    structured columns (the ground truth; see step_truth for "right" after a wrong prefix)."""
+    gold = {r["problem_id"]: (r["start"], r["ops"], r["operands"])
+            for r in pool.select("problem_id", "start", "ops", "operands").iter_rows(named=True)}
+
+    def label(problem_id: str, prefix_steps: list[str], text: str) -> str:
+        start, ops, operands = gold[problem_id]
+        return arith.step_truth(text, prefix_steps, start, ops, operands)
+
+    return label
+
+
+def with_truth(steps: pl.DataFrame, label) -> pl.DataFrame:
+    """Steps with `truth` (the checker's label) and `correct` (truth == "correct")."""
+    truth = [label(*r) for r in steps.select("problem_id", "prefix_steps", "text").iter_rows()]
+    return steps.with_columns(truth=pl.Series(truth, dtype=pl.String)).with_columns(
+        correct=pl.col("truth") == "correct")
 
 
 def main() -> None:
@@ -75,41 +86,47 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     p = load_section(args.params, "search", SearchParams)
+    seed = load_key(args.params, "pipeline.seed", int)
     templates = load_section(args.params, "prompts", PromptsParams)
     engine_p = load_section(args.params, "engine", engine.EngineParams)
 
     pool = read_table(args.pool, PROBLEMS)
     pool = (pool.head(p.pool_limit) if p.pool_limit is not None else pool).collect()
-    eng = engine.build(engine_p, args.model, p.seed)
+    eng = engine.build(engine_p, args.model, seed)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
+    label = truth_labeler(pool)
 
     def solve_prompt(problem: str, steps: list[str]) -> str:
         return eng.chat(prompts.solve_prompt(solve_t, problem), "".join(s + "\n" for s in steps))
 
-    def judge_prompt(problem: str, steps: list[str], a: str, b: str) -> str:
-        return eng.chat(prompts.judge_prompt(judge_t, problem, steps, a, b))
-
     sample_sp = engine.Sampling(p.temperature, p.top_p, p.max_step_tokens, ("\n",))
     judge_sp = engine.Sampling(0.0, 1.0, p.max_judge_tokens, ())
 
-    class Bound:  # the search's two engine calls, with this iteration's sampling settings
+    class Bound:  # the search's engine: this iteration's sampling settings and judge
         def sample(self, prompts_, n, seed):
-            return eng.generate(prompts_, n, sample_sp, seed)
+            return eng.generate(prompts_, n, sample_sp, seed, "sample")
 
-        def judge(self, prompts_):
-            return [o[0] for o in eng.generate(prompts_, 1, judge_sp, p.seed)]
+        def judge(self, requests):
+            if p.judge == "oracle":
+                return [search.oracle_judgment(label(r.problem_id, r.steps, r.step_a),
+                                               label(r.problem_id, r.steps, r.step_b)) for r in requests]
+            if p.judge == "random":
+                return [search.random_judgment(seed, r) for r in requests]
+            rendered = [eng.chat(prompts.judge_prompt(judge_t, r.problem, r.steps, r.step_a, r.step_b))
+                        for r in requests]
+            return [o[0] for o in eng.generate(rendered, 1, judge_sp, seed, "judge")]
 
-    cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, p.seed)
+    cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, seed)
     start = time.time()
     steps, judgments, solutions = search.run_search(
-        list(zip(pool["problem_id"], pool["problem"])), Bound(), cfg, solve_prompt, judge_prompt)
+        list(zip(pool["problem_id"], pool["problem"])), Bound(), cfg, solve_prompt)
     it = pl.lit(args.iteration, dtype=pl.Int64)
 
     def frame(rows: list[dict], schema, added: tuple[str, ...]) -> pl.DataFrame:
         # Declared dtypes even for an empty or all-null column (no judge call, no step kept).
         return pl.DataFrame(rows, schema={c: t for c, t in schema.columns.items() if c not in added})
 
-    steps_df = step_truth(frame(steps, SEARCH_STEPS, ("iteration", "correct")), pool)
+    steps_df = with_truth(frame(steps, SEARCH_STEPS, ("iteration", "truth", "correct")), label)
     sols = frame(solutions, SEARCH_SOLUTIONS, ("iteration", "gold_answer", "correct")).join(
         pool.select("problem_id", "gold_answer"), on="problem_id")
     sols = sols.with_columns(iteration=it, correct=(pl.col("answer") == pl.col("gold_answer")).fill_null(False))
@@ -120,7 +137,7 @@ def main() -> None:
          out / "judgments.parquet", SEARCH_JUDGMENTS),
         (sols, out / "solutions.parquet", SEARCH_SOLUTIONS),
     ])
-    print(f"search ({eng.name}): {len(pool)} prompts, {len(steps)} candidates, {len(judgments)} judge calls, "
+    print(f"search ({eng.name}, judge {p.judge}): {len(pool)} prompts, {len(steps)} candidates, {len(judgments)} judge calls, "
           f"{time.time() - start:.0f} s")
 
 
