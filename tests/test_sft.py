@@ -1,10 +1,8 @@
 import polars as pl
 import pytest
 
+from psrlm import sft
 from psrlm.errors import PsrlmError
-from stages_loader import load_stage
-
-sft = load_stage("sft")
 
 IFT = pl.DataFrame({"problem": [f"p{i}" for i in range(30)], "solution": [f"s{i}" for i in range(30)]})
 EFT = pl.DataFrame({"problem": [f"q{i}" for i in range(40)], "prefix_steps": [[]] * 40,

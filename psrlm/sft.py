@@ -1,0 +1,110 @@
+"""Supervised fine-tuning on the IFT + EFT mix (method.md §4), shared by the `sft` stage (M0 → M1)
+and the `baseline` stage (M1 + the chain's training compute spent on more of the same SFT).
+
+TRL's SFTTrainer trains on the assistant part only (completion-only loss on conversational
+prompt/completion data). The `sft` params section is declared here because both stages read it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from psrlm import prompts, trainlog
+from psrlm.errors import PsrlmError
+from psrlm.params import ParamsError
+
+
+@dataclass(frozen=True)
+class SftParams:
+    seed: int
+    eft_fraction: float
+    learning_rate: float
+    epochs: float
+    batch_size: int
+    warmup_ratio: float
+    weight_decay: float
+    max_length: int
+    logging_steps: int
+
+    def check(self) -> None:
+        if not 0 <= self.eft_fraction < 1:
+            raise ParamsError("sft: eft_fraction must be in [0, 1)")
+
+
+def sft_examples(ift: pl.DataFrame, eft: pl.DataFrame, eft_fraction: float, seed: int,
+                 solve_t: str, judge_t: str) -> pl.DataFrame:
+    """The mixed SFT table: prompt and completion as chat messages, plus the example's kind."""
+    n_eft = round(len(ift) * eft_fraction / (1 - eft_fraction))
+    if n_eft > len(eft):
+        raise PsrlmError(f"sft: eft_fraction {eft_fraction} needs {n_eft} EFT rows, "
+                         f"the EFT train table has {len(eft)}")
+    eft = eft.sample(n_eft, seed=seed) if n_eft < len(eft) else eft
+    solve = pl.DataFrame({
+        "kind": "ift",
+        "prompt": [prompts.solve_prompt(solve_t, x) for x in ift["problem"]],
+        "completion": ift["solution"],
+    })
+    judge = pl.DataFrame({
+        "kind": "eft",
+        "prompt": [prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
+                                        r["candidate_b"]) for r in eft.iter_rows(named=True)],
+        "completion": eft["judgment"],
+    })
+    return pl.concat([solve, judge]).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def as_chat(df: pl.DataFrame):
+    """A `datasets.Dataset` in TRL's conversational prompt-completion format."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({
+        "prompt": [[{"role": "user", "content": t}] for t in df["prompt"]],
+        "completion": [[{"role": "assistant", "content": t}] for t in df["completion"]],
+    })
+
+
+LOG = {"loss": "loss", "learning_rate": "learning_rate"}  # loss.tsv column ← Trainer log key
+
+
+def train(model_dir: str, data, p: SftParams, out: Path, log_path: Path, *, seed: int | None = None,
+          learning_rate: float | None = None, token_budget: float | None = None) -> dict:
+    """Train the model in `model_dir` on `data` with TRL's SFTTrainer and save it to `out`. The seed
+    and learning rate default to the params'; `token_budget` replaces `p.epochs` by as many passes
+    (a fraction, usually) as train on that many tokens (the baseline stage sets all three)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    rows: list[dict] = []
+    seed = p.seed if seed is None else seed
+    learning_rate = p.learning_rate if learning_rate is None else learning_rate
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = SFTConfig(
+            output_dir=tmp, seed=seed, data_seed=seed, learning_rate=learning_rate,
+            num_train_epochs=p.epochs, per_device_train_batch_size=p.batch_size,
+            lr_scheduler_type="cosine", warmup_steps=p.warmup_ratio, weight_decay=p.weight_decay,
+            max_length=p.max_length, logging_steps=p.logging_steps, save_strategy="no",
+            report_to=[], bf16=False, fp16=False, gradient_checkpointing=False, use_cpu=not torch.cuda.is_available(),
+            completion_only_loss=True, dataloader_num_workers=0,
+            # Batches of similar length: IFT and EFT examples differ ~2x in length, and padding
+            # a mixed batch to its longest example wasted about a third of the compute.
+            train_sampling_strategy="group_by_length",
+        )
+        trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
+                             callbacks=[trainlog.callback(rows, LOG)])
+        tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
+        if token_budget is not None:  # read by Trainer.train() when it plans its steps
+            trainer.args.num_train_epochs = token_budget / tokens
+        epochs = trainer.args.num_train_epochs
+        result, wall = trainlog.fit(trainer, tok, out, log_path, rows, LOG)
+    return {"steps": result.global_step, "train_loss": round(result.training_loss, 5),
+            "final_logged_loss": rows[-1]["loss"] if rows else None,
+            "tokens_per_epoch": tokens, "epochs": round(epochs, 4), "train_seconds": round(wall, 1),
+            "tokens_per_second": round(tokens * epochs / wall, 1)}
