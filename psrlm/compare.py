@@ -1,0 +1,186 @@
+"""Compare chains of self-rewarding iterations run as DVC experiments: mean and spread over seeds.
+
+    dvc exp run --queue -n judges -S 'search.judge=self,oracle,random' -S 'pipeline.seed=0,1,2'
+    dvc exp run --run-all
+    python -m psrlm.compare --prefix judges        # -> reports/compare/judges.{md,json,png}
+
+Experiments (as `dvc exp show --json` lists them) whose params differ only in `pipeline.seed` form
+one group (e.g. the three seeds of `search.judge=oracle`); each group is labelled by the params
+that tell the groups apart. For every group it reports each model's held-out synthetic accuracy
+and judge accuracy (mean, min-max over seeds), the gain M(last) - M1, and per iteration the pairs,
+pair precision, judge accuracy on the model's own candidates and position consistency; and how
+much of the oracle group's gain each other group reaches. Nothing here trains or generates: it
+reads the metrics DVC stored with each experiment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+from pathlib import Path
+
+from psrlm.errors import PsrlmError, run
+
+SEED = "pipeline.seed"
+PER_ITERATION = ("pairs", "pair_precision", "judge_accuracy_self", "position_consistency",
+                 "candidate_accuracy", "step_accuracy")
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+    return out
+
+
+def runs_from_exp_show(data: list[dict], prefix: str | None) -> list[dict]:
+    """One dict per finished experiment: name, flat params, and metrics by file."""
+    out = []
+    for baseline in data:
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                name = rev.get("name") or exp.get("name") or rev["rev"][:7]
+                body = rev.get("data") or {}
+                if rev.get("error") or not body.get("metrics") or (prefix and not name.startswith(prefix)):
+                    continue
+                params = flatten((body.get("params") or {}).get("params.yaml", {}).get("data", {}))
+                metrics = {path: m.get("data", {}) for path, m in body["metrics"].items()}
+                out.append({"name": name, "params": params, "metrics": metrics})
+    return sorted(out, key=lambda r: r["name"])
+
+
+def group_runs(runs: list[dict]) -> list[dict]:
+    """Runs that differ only in the seed, grouped; `label` names the params that set groups apart."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        key = tuple(sorted((k, v) for k, v in r["params"].items() if k != SEED))
+        groups.setdefault(key, []).append(r)
+    keys = list(groups)
+    varying = sorted({k for key in keys for k, _ in key if len({dict(kk).get(k) for kk in keys}) > 1})
+    return [{"label": ", ".join(f"{k}={dict(key).get(k)}" for k in varying) or "all runs",
+             "params": dict(key), "runs": groups[key]} for key in keys]
+
+
+def _metric(run_: dict, path: str, *keys: str):
+    value = run_["metrics"].get(path)
+    for k in keys:
+        value = value.get(k) if isinstance(value, dict) else None
+    return value
+
+
+def spread(values: list) -> dict | None:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return {"mean": round(statistics.fmean(vals), 4), "min": min(vals), "max": max(vals), "n": len(vals)}
+
+
+def summarize(group: dict) -> dict:
+    p = group["params"]
+    models = json.loads(p["pipeline.models_to_evaluate"])
+    iterations = sorted({k.split(".")[2] for k in p if k.startswith("pipeline.iterations.")}, key=int)
+    runs = group["runs"]
+    acc = {m: [_metric(r, f"reports/eval/{m}.json", "synthetic", "accuracy") for r in runs] for m in models}
+    gains = [None if acc[models[-1]][k] is None or acc[models[0]][k] is None
+             else round(acc[models[-1]][k] - acc[models[0]][k], 4) for k in range(len(runs))]
+    return {
+        "label": group["label"], "seeds": [r["params"].get(SEED) for r in runs], "runs": [r["name"] for r in runs],
+        "accuracy": {m: spread(v) for m, v in acc.items()},
+        "judge_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "accuracy") for r in runs])
+                           for m in models},
+        "gain": spread(gains), "gain_from": models[0], "gain_to": models[-1],
+        "iterations": {i: {k: spread([_metric(r, f"reports/search/{i}.json", k) for r in runs])
+                           for k in PER_ITERATION} for i in iterations},
+    }
+
+
+def fmt(s: dict | None, pct: bool = True) -> str:
+    if s is None:
+        return "–"
+    f = (lambda x: f"{100 * x:.1f}") if pct else (lambda x: f"{x:g}")
+    return f(s["mean"]) if s["min"] == s["max"] else f"{f(s['mean'])} ({f(s['min'])}–{f(s['max'])})"
+
+
+def markdown(summaries: list[dict]) -> str:
+    models = list(summaries[0]["accuracy"])
+    lines = ["# Chains compared over seeds", "",
+             "Written by `python -m psrlm.compare` from the metrics of DVC experiments. Each cell: mean over",
+             "seeds, then (min–max) when the seeds differ. Accuracy: greedy, held-out synthetic test.", "",
+             "| group | seeds | " + " | ".join(m.upper() for m in models) + " | gain | share of oracle gain |",
+             "|" + "---|" * (len(models) + 4)]
+    oracle = next((s for s in summaries if "judge=oracle" in s["label"]), None)
+    for s in summaries:
+        share = "–"
+        if oracle and s is not oracle and oracle["gain"] and s["gain"] and oracle["gain"]["mean"] > 0:
+            share = f"{100 * s['gain']['mean'] / oracle['gain']['mean']:.0f}%"
+        lines.append(f"| {s['label']} | {len(s['seeds'])} | "
+                     + " | ".join(fmt(s["accuracy"][m]) for m in models)
+                     + f" | {fmt(s['gain'])} | {share} |")
+    lines += ["", "Judge accuracy on held-out EFT pairs:", "",
+              "| group | " + " | ".join(m.upper() for m in models) + " |", "|" + "---|" * (len(models) + 1)]
+    lines += [f"| {s['label']} | " + " | ".join(fmt(s["judge_accuracy"][m]) for m in models) + " |"
+              for s in summaries]
+    lines += ["", "Search and the ground-truth audit per iteration (iteration i searches with M(i)):", "",
+              "| group | iteration | pairs | pair precision | judge accuracy on own candidates "
+              "| position consistency | candidate accuracy |", "|---|---|---|---|---|---|---|"]
+    for s in summaries:
+        for i, it in s["iterations"].items():
+            lines.append(f"| {s['label']} | {i} | {fmt(it['pairs'], pct=False)} | {fmt(it['pair_precision'])} | "
+                         f"{fmt(it['judge_accuracy_self'])} | {fmt(it['position_consistency'])} | "
+                         f"{fmt(it['candidate_accuracy'])} |")
+    lines += ["", "Runs: " + "; ".join(f"{s['label']}: {', '.join(s['runs'])}" for s in summaries), ""]
+    return "\n".join(lines)
+
+
+def plot(summaries: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for s in summaries:
+        models = list(s["accuracy"])
+        pts = [(k, s["accuracy"][m]) for k, m in enumerate(models) if s["accuracy"][m]]
+        x = [k for k, _ in pts]
+        mean = [100 * a["mean"] for _, a in pts]
+        err = [[100 * (a["mean"] - a["min"]) for _, a in pts], [100 * (a["max"] - a["mean"]) for _, a in pts]]
+        ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, label=f"{s['label']} ({len(s['seeds'])} seeds)")
+        ax.set_xticks(range(len(models)), [m.upper() for m in models])
+    ax.set(title="Held-out synthetic accuracy (mean, min–max over seeds)", ylabel="accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m psrlm.compare", description=__doc__.splitlines()[0])
+    ap.add_argument("--prefix", help="only experiments whose name starts with this (e.g. the -n of the sweep)")
+    ap.add_argument("--out", default="reports/compare", help="folder of <name>.md, .json and .png")
+    ap.add_argument("--name", help="file name (default: the prefix, else 'chains')")
+    ap.add_argument("--repo", default=".")
+    args = ap.parse_args()
+    done = subprocess.run(["dvc", "exp", "show", "--json"], cwd=args.repo, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PsrlmError(f"dvc exp show failed: {done.stderr.strip()[-500:]}")
+    runs = runs_from_exp_show(json.loads(done.stdout), args.prefix)
+    if not runs:
+        raise PsrlmError(f"no finished experiment{' named ' + args.prefix + '*' if args.prefix else ''} "
+                         "with metrics (dvc exp show lists the experiments of HEAD)")
+    summaries = [summarize(g) for g in group_runs(runs)]
+    out, name = Path(args.repo) / args.out, args.name or args.prefix or "chains"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(summaries, indent=2, sort_keys=True) + "\n")
+    (out / f"{name}.md").write_text(markdown(summaries))
+    plot(summaries, out / f"{name}.png")
+    print((out / f"{name}.md").read_text())
+
+
+if __name__ == "__main__":
+    run(main, "compare")
