@@ -1,15 +1,19 @@
 """Stage `dpo`: M(i) → M(i+1) by step-wise DPO on iteration i's preference pairs (method.md §6).
 
-TRL's DPOTrainer with M(i) as the frozen reference. The prompt is the exact text the search fed the
+TRL's DPOTrainer with M(i) as the frozen reference, its losses mixed as `dpo.loss_type` and
+`dpo.loss_weights`: `sigmoid` is the paper's DPO, `sft` the NLL of the chosen step. The embedded
+default trains `sft` alone: on the 1M model every DPO term measured lowered greedy accuracy even
+with always-right pairs (params.yaml). The prompt is the exact text the search fed the
 model (chat-rendered problem prompt + the previous steps); chosen and rejected are single steps. A
 step ends the way the model ends it: a mid-solution step with the newline that starts the next
 step, a final step (one with a \\boxed{} answer) with EOS — so no pair teaches the model to stop
 mid-solution. The pairs are tokenized here (prompt tokens checked to be a prefix of prompt+step),
 because TRL's own preprocessing appends EOS to every completion.
 
-Reads:  params.yaml [dpo]; --pairs (PAIRS); --model (M(i) folder).
+Reads:  params.yaml [dpo, pipeline.seed] (the seed of shuffling and dropout); --pairs (PAIRS); --model (M(i) folder).
 Writes: --out (M(i+1) folder); --log, loss, reward margin and accuracy every `dpo.logging_steps`
-        steps (TSV, DVC plots); --report, pairs, steps, wall time and TRL's final reward margins and
+        steps (TSV, DVC plots); --report, pairs, steps, tokens trained on (policy, every epoch) and
+        scored by the frozen reference (once), wall time and TRL's final reward margins and
         accuracies (DVC metrics).
 
 Run: dvc repro dpo@1   (or: python stages/dpo.py --pairs ... --model data/models/m1 --out data/models/m2 ...)
@@ -29,14 +33,15 @@ import polars as pl
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
-from psrlm.params import ParamsError, load_section
+from psrlm.params import ParamsError, load_key, load_section
 from psrlm.tables import PAIRS, read_table
 
 
 @dataclass(frozen=True)
 class DpoParams:
-    seed: int
     beta: float
+    loss_type: tuple[str, ...]
+    loss_weights: tuple[float, ...]
     learning_rate: float
     epochs: float
     batch_size: int
@@ -47,6 +52,8 @@ class DpoParams:
     def check(self) -> None:
         if self.beta <= 0:
             raise ParamsError("dpo: beta must be positive")
+        if not self.loss_type or len(self.loss_weights) != len(self.loss_type):
+            raise ParamsError("dpo: loss_weights needs one weight per loss_type entry")
 
 
 # dpo log column ← TRL log key
@@ -77,7 +84,7 @@ def tokenize_pairs(pairs: pl.DataFrame, tok) -> dict[str, list[list[int]]]:
     return out
 
 
-def train(model_dir: str, data: dict, p: DpoParams, out: Path, log_path: Path) -> dict:
+def train(model_dir: str, data: dict, p: DpoParams, seed: int, out: Path, log_path: Path) -> dict:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -90,17 +97,20 @@ def train(model_dir: str, data: dict, p: DpoParams, out: Path, log_path: Path) -
             return dataset
 
     rows: list[dict] = []
-    torch.manual_seed(p.seed)
+    torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     ref = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)  # frozen M(i)
     with tempfile.TemporaryDirectory() as tmp:
         config = DPOConfig(
-            output_dir=tmp, seed=p.seed, data_seed=p.seed, beta=p.beta, learning_rate=p.learning_rate,
+            output_dir=tmp, seed=seed, data_seed=seed, beta=p.beta, loss_type=list(p.loss_type),
+            loss_weights=list(p.loss_weights), learning_rate=p.learning_rate,
             num_train_epochs=p.epochs, per_device_train_batch_size=p.batch_size,
             lr_scheduler_type="cosine", warmup_steps=p.warmup_ratio, max_length=p.max_length,
             logging_steps=p.logging_steps, save_strategy="no", report_to=[], bf16=False, fp16=False,
             use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
+            # The reference is frozen: its log-probabilities are computed once, not once per epoch.
+            precompute_ref_log_probs=True,
         )
         trainer = StepDPOTrainer(model=model, ref_model=ref, args=config, processing_class=tok,
                                  train_dataset=Dataset.from_dict(data),
@@ -121,6 +131,7 @@ def main() -> None:
     ap.add_argument("--log", required=True)
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
+    seed = load_key(args.params, "pipeline.seed", int)
     p = load_section(args.params, "dpo", DpoParams)
     pairs = read_table(args.pairs, PAIRS).collect()
     for path in (args.log, args.report):
@@ -133,13 +144,19 @@ def main() -> None:
         print(f"dpo: WARNING {args.pairs} holds no pairs; {args.out} is a copy of {args.model}")
         shutil.copytree(args.model, out)
         trainlog.write(Path(args.log), [], LOG)
-        stats = {"trained": False, "steps": 0}
+        stats = {"trained": False, "steps": 0, "train_tokens": 0, "reference_tokens": 0}
     else:
         from transformers import AutoTokenizer
 
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         data = tokenize_pairs(pairs, AutoTokenizer.from_pretrained(args.model))
-        stats = train(args.model, data, p, out, Path(args.log))
+        stats = train(args.model, data, p, seed, out, Path(args.log))
+        # The training compute a baseline of plain SFT must match: tokens through the policy
+        # (prompt + step, chosen and rejected) every epoch, and one forward pass of the reference.
+        stats["tokens_per_epoch"] = sum(2 * len(pr) + len(c) + len(r) for pr, c, r in
+                                        zip(data["prompt_ids"], data["chosen_ids"], data["rejected_ids"]))
+        stats["train_tokens"] = round(stats["tokens_per_epoch"] * p.epochs)
+        stats["reference_tokens"] = stats["tokens_per_epoch"]
     stats.update(pairs=pairs.height, final_step_pairs=int(pairs["is_final_step"].sum()))
     Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
     print(f"dpo: {stats}")

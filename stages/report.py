@@ -2,8 +2,8 @@
 paper's published numbers beside them (labelled as the paper's), and the ground-truth audit the
 paper could not make (judge accuracy on self-written candidates, pair precision).
 
-Reads:  params.yaml [pipeline] (the models and iterations); reports/eval/<model>.json,
-        reports/search/<i>.json, reports/dpo/<i>.json; psrlm/paper.yaml.
+Reads:  params.yaml [pipeline, search.judge] (the models, iterations, seed and judge); reports/eval/<model>.json,
+        reports/search/<i>.json, reports/dpo/<i>.json, reports/baseline/metrics.json; psrlm/paper.yaml.
 Writes: --out/report.md; --out/iterations.tsv (one row per model: the series of the DVC plots);
         --out/plots/*.png (accuracy, judge accuracy, pair precision, steps and step length per
         iteration).
@@ -18,22 +18,14 @@ import csv
 import json
 from pathlib import Path
 
-from dataclasses import dataclass
-
 import yaml
 
 from psrlm.errors import PsrlmError, run
-from psrlm.params import load_section
+from psrlm.params import PipelineParams, load_key, load_section
 
 PAPER = Path(__file__).resolve().parents[1] / "psrlm" / "paper.yaml"
 BENCH_NAMES = {"gsm8k": "GSM8K", "math500": "MATH500", "gaokao2023en": "Gaokao", "olympiadbench": "Olympiad",
                "aime24": "AIME24", "amc23": "AMC23"}
-
-
-@dataclass(frozen=True)
-class PipelineParams:
-    iterations: dict[str, dict[str, str]]
-    models_to_evaluate: tuple[str, ...]
 
 
 def load_json(path: Path) -> dict:
@@ -49,10 +41,15 @@ def pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+BASELINE = "baseline"  # M1 + the chain's training compute as plain SFT (stage baseline)
+
+
 def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, dict]) -> list[dict]:
-    """One row per model: its evaluation, and the search that model ran (iteration i uses M(i))."""
+    """One row per model of the chain: its evaluation, the search that model ran (iteration i uses
+    M(i)), and the plain-SFT baseline's accuracy (the same on every row: a reference line)."""
+    base = evals.get(BASELINE)
     rows = []
-    for m in models:
+    for m in (m for m in models if m != BASELINE):
         e, i = evals[m], int(m.lstrip("m"))
         bench = e.get("benchmarks", {})
         s = search.get(str(i), {})
@@ -68,11 +65,13 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
             "pairs": s.get("pairs"), "pair_precision": s.get("pair_precision"),
             "judge_accuracy_self": s.get("judge_accuracy_self"),
             "position_consistency": s.get("position_consistency"),
+            "sft_baseline_accuracy": base["synthetic"]["accuracy"] if base else None,
         })
     return rows
 
 
-def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list[dict], paper: dict) -> str:
+def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list[dict], paper: dict,
+             judge: str, seed: int, baseline: dict | None) -> str:
     names = sorted({b for e in evals.values() for b in e.get("benchmarks", {})},
                    key=list(BENCH_NAMES).index)
     lines = ["# psrlm report", "",
@@ -91,6 +90,16 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
         lines += ["", "Benchmark rows evaluated (a subset where a limit is set): " + ", ".join(
             f"{BENCH_NAMES[n]} {first[n]['n']}" + (" (subset)" if first[n].get("limit") is not None else "")
             for n in names) + "."]
+    if baseline is not None:
+        b, e = evals[BASELINE].get("benchmarks", {}), evals[BASELINE]
+        lines.append("| " + " | ".join(["M1 + plain SFT, same compute", pct(e["synthetic"]["accuracy"]),
+                                        *(pct(b[n]["accuracy"]) for n in names),
+                                        pct(round(sum(v["accuracy"] for v in b.values()) / len(b), 4) if b else None)])
+                     + " |")
+        lines += ["", f"M1 + plain SFT, same compute: M1 trained on more of its own SFT mix for "
+                  f"{baseline['token_budget']:,} tokens (the training compute of the DPO stages: "
+                  f"policy tokens, plus a third of the tokens their reference scored), at DPO's learning "
+                  f"rate ({baseline['learning_rate']:g}): what the self-rewarding iterations must beat."]
     lines += ["", "## Judge accuracy on held-out EFT pairs (paper Table 3)", "",
               "| model | accuracy | better step as A | better step as B | invalid |", "|---|---|---|---|---|"]
     for r in rows:
@@ -99,20 +108,27 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
     lines += ["", "## Steps per answer and step length (paper Tables 7-8; synthetic test)", "",
               "| model | steps per answer | characters per step |", "|---|---|---|"]
     lines += [f"| {r['model'].upper()} | {r['steps_per_answer']} | {r['step_chars']} |" for r in rows]
-    lines += ["", "## Search and the ground-truth audit (iteration i searches with M(i))", "",
+    lines += ["", f"## Search and the ground-truth audit (iteration i searches with M(i); judge: {judge}, "
+              f"seed {seed})", "",
               "| iteration | prompts | judge calls per step | invalid verdicts | rollbacks | unfinished | pairs "
-              "| judge accuracy on own candidates | pair precision | position consistency | DPO reward accuracy |",
-              "|" + "---|" * 11]
+              "| candidate accuracy | step accuracy | judge accuracy on own candidates | pair precision "
+              "| position consistency | DPO reward accuracy |",
+              "|" + "---|" * 13]
     for i in sorted(search, key=int):
         s, d = search[i], dpo.get(i, {})
         lines.append(f"| {i} | {s['prompts']} | {s['judge_calls_per_step']} | {s['invalid_verdicts']} | "
-                     f"{s['rollbacks']} | {s['unfinished']} | {s['pairs']} | {pct(s['judge_accuracy_self'])} | "
+                     f"{s['rollbacks']} | {s['unfinished']} | {s['pairs']} | {pct(s.get('candidate_accuracy'))} | "
+                     f"{pct(s['step_accuracy'])} | {pct(s['judge_accuracy_self'])} | "
                      f"{pct(s['pair_precision'])} | {pct(s['position_consistency'])} | "
                      f"{pct(d.get('final_accuracy'))} |")
-    lines += ["", "Judge accuracy on own candidates: verdicts on pairs of the model's own candidates where one is",
-              "right and the other wrong (ground truth of the synthetic task). Pair precision: share of",
-              "preference pairs whose chosen step is right and rejected step wrong. Position consistency:",
-              "share of candidate pairs whose two orders get the same winner.", "",
+    lines += ["", "Right and wrong are the synthetic task's exact ground truth, relative to the steps the",
+              "candidate was written after (psrlm.arith.step_truth). Candidate accuracy: sampled candidates",
+              "that are right. Step accuracy: steps the search kept that are right. Judge accuracy on own",
+              "candidates: verdicts on pairs of the model's own candidates where one is right and the other",
+              "wrong (an invalid verdict counts as wrong). Pair precision: share of preference pairs whose",
+              "chosen step is right and rejected step wrong. Position consistency: share of candidate pairs",
+              "judged validly in both orders that get the same winner both times. Chains with other judges",
+              "and seeds side by side: `python -m psrlm.compare` (README).", "",
               "## The paper's published numbers (for reference; not psrlm results)", "",
               "Average accuracy of the six benchmarks, % (paper Table 1):", "",
               "| | M0 | M1 | M2 | M3 | M4 |", "|---|---|---|---|---|---|"]
@@ -137,7 +153,8 @@ def plots(rows: list[dict], out: Path) -> list[Path]:
     labels = [r["model"].upper() for r in rows]
     specs = [
         ("accuracy.png", "Accuracy per model (greedy)", "accuracy (%)",
-         [("synthetic test", "synthetic_accuracy"), ("benchmark average", "benchmark_average")]),
+         [("synthetic test", "synthetic_accuracy"), ("benchmark average", "benchmark_average"),
+          ("M1 + plain SFT, same compute (synthetic)", "sft_baseline_accuracy")]),
         ("judge_accuracy.png", "Judge accuracy", "accuracy (%)",
          [("held-out EFT pairs", "judge_accuracy"), ("own candidates (search)", "judge_accuracy_self")]),
         ("pair_precision.png", "Preference pairs: ground-truth audit", "%",
@@ -179,6 +196,7 @@ def main() -> None:
     ap.add_argument("--eval", default="reports/eval")
     ap.add_argument("--search", default="reports/search")
     ap.add_argument("--dpo", default="reports/dpo")
+    ap.add_argument("--baseline", default="reports/baseline/metrics.json")
     ap.add_argument("--out", default="reports/summary")
     args = ap.parse_args()
     p = load_section(args.params, "pipeline", PipelineParams)
@@ -193,7 +211,10 @@ def main() -> None:
         w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
         w.writeheader()
         w.writerows(rows)
-    (out / "report.md").write_text(markdown(models, evals, search, dpo, rows, yaml.safe_load(PAPER.read_text())))
+    judge = load_key(args.params, "search.judge", str)
+    baseline = load_json(Path(args.baseline)) if BASELINE in models else None
+    (out / "report.md").write_text(markdown(models, evals, search, dpo, rows, yaml.safe_load(PAPER.read_text()),
+                                            judge, p.seed, baseline))
     written = plots(rows, out / "plots")
     print(f"report: {out / 'report.md'}, {out / 'iterations.tsv'}, {len(written)} plots")
 
