@@ -24,6 +24,7 @@ from pathlib import Path
 from psrlm.errors import PsrlmError, run
 
 SEED = "pipeline.seed"
+JUDGE = "search.judge"
 PER_ITERATION = ("pairs", "pair_precision", "judge_accuracy_self", "position_consistency",
                  "candidate_accuracy", "step_accuracy")
 
@@ -61,7 +62,9 @@ def group_runs(runs: list[dict]) -> list[dict]:
         key = tuple(sorted((k, v) for k, v in r["params"].items() if k != SEED))
         groups.setdefault(key, []).append(r)
     keys = list(groups)
-    varying = sorted({k for key in keys for k, _ in key if len({dict(kk).get(k) for kk in keys}) > 1})
+    varying = {k for key in keys for k, _ in key if len({dict(kk).get(k) for kk in keys}) > 1}
+    # the judge names a chain even when all the runs share it
+    varying = sorted(varying | ({JUDGE} if any(JUDGE in dict(key) for key in keys) else set()))
     return [{"label": ", ".join(f"{k}={dict(key).get(k)}" for k in varying) or "all runs",
              "params": dict(key), "runs": groups[key]} for key in keys]
 
@@ -84,16 +87,19 @@ def summarize(group: dict) -> dict:
     p = group["params"]
     models = json.loads(p["pipeline.models_to_evaluate"])
     iterations = sorted({k.split(".")[2] for k in p if k.startswith("pipeline.iterations.")}, key=int)
+    # the gain is the chain's: its first model to the last DPO's (not the last model evaluated,
+    # which may be a baseline beside the chain)
+    first, last = (p[f"pipeline.iterations.{iterations[0]}.model"], p[f"pipeline.iterations.{iterations[-1]}.next"])
     runs = group["runs"]
     acc = {m: [_metric(r, f"reports/eval/{m}.json", "synthetic", "accuracy") for r in runs] for m in models}
-    gains = [None if acc[models[-1]][k] is None or acc[models[0]][k] is None
-             else round(acc[models[-1]][k] - acc[models[0]][k], 4) for k in range(len(runs))]
+    gains = [None if acc[last][k] is None or acc[first][k] is None
+             else round(acc[last][k] - acc[first][k], 4) for k in range(len(runs))]
     return {
         "label": group["label"], "seeds": [r["params"].get(SEED) for r in runs], "runs": [r["name"] for r in runs],
         "accuracy": {m: spread(v) for m, v in acc.items()},
         "judge_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "accuracy") for r in runs])
                            for m in models},
-        "gain": spread(gains), "gain_from": models[0], "gain_to": models[-1],
+        "gain": spread(gains), "gain_from": first, "gain_to": last,
         "iterations": {i: {k: spread([_metric(r, f"reports/search/{i}.json", k) for r in runs])
                            for k in PER_ITERATION} for i in iterations},
     }
@@ -106,12 +112,16 @@ def fmt(s: dict | None, pct: bool = True) -> str:
     return f(s["mean"]) if s["min"] == s["max"] else f"{f(s['mean'])} ({f(s['min'])}–{f(s['max'])})"
 
 
+def title(model: str) -> str:
+    return "M1 + plain SFT, same compute" if model == "baseline" else model.upper()
+
+
 def markdown(summaries: list[dict]) -> str:
     models = list(summaries[0]["accuracy"])
     lines = ["# Chains compared over seeds", "",
              "Written by `python -m psrlm.compare` from the metrics of DVC experiments. Each cell: mean over",
              "seeds, then (min–max) when the seeds differ. Accuracy: greedy, held-out synthetic test.", "",
-             "| group | seeds | " + " | ".join(m.upper() for m in models) + " | gain | share of oracle gain |",
+             "| group | seeds | " + " | ".join(title(m) for m in models) + " | gain | share of oracle gain |",
              "|" + "---|" * (len(models) + 4)]
     oracle = next((s for s in summaries if "judge=oracle" in s["label"]), None)
     for s in summaries:
@@ -122,7 +132,7 @@ def markdown(summaries: list[dict]) -> str:
                      + " | ".join(fmt(s["accuracy"][m]) for m in models)
                      + f" | {fmt(s['gain'])} | {share} |")
     lines += ["", "Judge accuracy on held-out EFT pairs:", "",
-              "| group | " + " | ".join(m.upper() for m in models) + " |", "|" + "---|" * (len(models) + 1)]
+              "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
     lines += [f"| {s['label']} | " + " | ".join(fmt(s["judge_accuracy"][m]) for m in models) + " |"
               for s in summaries]
     lines += ["", "Search and the ground-truth audit per iteration (iteration i searches with M(i)):", "",
@@ -151,7 +161,7 @@ def plot(summaries: list[dict], path: Path) -> None:
         mean = [100 * a["mean"] for _, a in pts]
         err = [[100 * (a["mean"] - a["min"]) for _, a in pts], [100 * (a["max"] - a["mean"]) for _, a in pts]]
         ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, label=f"{s['label']} ({len(s['seeds'])} seeds)")
-        ax.set_xticks(range(len(models)), [m.upper() for m in models])
+        ax.set_xticks(range(len(models)), [title(m) for m in models])
     ax.set(title="Held-out synthetic accuracy (mean, min–max over seeds)", ylabel="accuracy (%)")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -8,10 +8,10 @@ from psrlm import compare
 def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=None):
     params = {"pipeline": {"seed": seed, "iterations": {"1": {"model": "m1", "next": "m2"},
                                                         "2": {"model": "m2", "next": "m3"}},
-                           "models_to_evaluate": ["m1", "m2", "m3"]},
+                           "models_to_evaluate": ["m1", "m2", "m3", "baseline"]},
               "search": {"judge": judge, "width": 6}, "dpo": {"beta": beta, "loss_type": ["sigmoid"]}}
     metrics = {f"reports/eval/{m}.json": {"data": {"synthetic": {"accuracy": a}, "judge": {"accuracy": 0.8}}}
-               for m, a in (("m1", m1), ("m2", (m1 + m3) / 2), ("m3", m3))}
+               for m, a in (("m1", m1), ("m2", (m1 + m3) / 2), ("m3", m3), ("baseline", m1 + 0.01))}
     metrics |= {f"reports/search/{i}.json": {"data": {"pairs": pairs, "pair_precision": precision}} for i in (1, 2)}
     rev = {"rev": f"{abs(hash(name)):040x}"[:40], "name": name, "error": error,
            "data": {"params": {"params.yaml": {"data": params}}, "metrics": metrics}}
@@ -33,6 +33,8 @@ def test_runs_differing_only_in_seed_form_one_group_labelled_by_what_differs():
     assert {g["label"]: [r["name"] for r in g["runs"]] for g in groups} == {
         "search.judge=oracle": ["judges-1", "judges-2", "judges-3"],
         "search.judge=self": ["judges-4", "judges-5"], "search.judge=random": ["judges-6"]}
+    alone = compare.group_runs([r for r in compare.runs_from_exp_show(SHOW, "judges") if "oracle" in str(r["params"])])
+    assert [g["label"] for g in alone] == ["search.judge=oracle"]  # one group still names its judge
     every = compare.group_runs(compare.runs_from_exp_show(SHOW, None))
     assert len(every) == 4 and any("dpo.beta=1.0" in g["label"] for g in every)
 
@@ -45,6 +47,7 @@ def test_means_spreads_gains_and_the_share_of_the_oracle_gain():
     assert by["self"]["iterations"]["1"]["pair_precision"] == {"mean": 0.6, "min": 0.5, "max": 0.7, "n": 2}
     assert by["self"]["iterations"]["2"]["judge_accuracy_self"] is None  # not in these metrics: shown as –
     md = compare.markdown(summaries)
-    assert "| search.judge=oracle | 3 | 60.0 | 66.0 (65.0–67.0) | 72.0 (70.0–74.0) | 12.0 (10.0–14.0) | – |" in md
+    assert by["oracle"]["accuracy"]["baseline"]["mean"] == pytest.approx(0.61)  # beside the chain, not its end
+    assert "| search.judge=oracle | 3 | 60.0 | 66.0 (65.0–67.0) | 72.0 (70.0–74.0) | 61.0 | 12.0 (10.0–14.0) | – |" in md
     assert "| search.judge=self | 2 |" in md and "| 17% |" in md  # 2 of the oracle's 12 points
     assert "| search.judge=random | 1 |" in md and "| -83% |" in md
