@@ -25,12 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 
-from psrlm import prompts
+from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
 from psrlm.params import PromptsParams, load_key, load_section
-from psrlm.sft import SftParams, as_chat, sft_examples, train
+from psrlm.sft import LOG, SftParams, as_chat, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, read_table
 
 # A forward pass (all the frozen reference does) costs about a third of a forward + backward.
@@ -82,9 +83,21 @@ def main() -> None:
         except (OSError, json.JSONDecodeError) as e:
             raise PsrlmError(f"{path}: cannot read the DPO report ({e.__class__.__name__}: {e})") from e
     budget = token_budget(reports, paths)
+    for path in (args.log, args.report):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
     if budget <= 0:
-        raise PsrlmError(f"{', '.join(paths)}: the DPO stages trained on no tokens, so there is no "
-                         "compute to match")
+        # The chain trained on nothing (no pairs in any iteration): the same compute is none, and
+        # the baseline is M1 itself, said loudly and recorded, as the dpo stage does.
+        print(f"baseline: WARNING {', '.join(paths)} trained on no tokens; {out} is a copy of {args.model}")
+        shutil.copytree(args.model, out)
+        trainlog.write(Path(args.log), [], LOG)
+        stats = {"trained": False, "steps": 0, "token_budget": 0, "dpo_train_tokens": 0,
+                 "learning_rate": learning_rate}
+        Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+        return
 
     ift = read_table(args.ift, PROBLEMS).collect()
     eft = read_table(args.eft, EFT).collect()
@@ -92,12 +105,10 @@ def main() -> None:
     examples = sft_examples(ift, eft, p.eft_fraction, seed, prompts.template(templates.solve),
                             prompts.template(templates.judge))
     examples = examples.head(enough_examples(examples, budget, args.model))
-    for path in (args.log, args.report):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     stats = train(args.model, as_chat(examples), p, Path(args.out), Path(args.log), seed=seed,
                   learning_rate=learning_rate, token_budget=budget)
-    stats.update(token_budget=round(budget), dpo_train_tokens=sum(r["train_tokens"] for r in reports),
+    stats.update(trained=True, token_budget=round(budget), dpo_train_tokens=sum(r["train_tokens"] for r in reports),
                  learning_rate=learning_rate)
     Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
     print(f"baseline: {stats}")
