@@ -85,11 +85,6 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
         lines.append("| " + " | ".join([r["model"].upper(), pct(r["synthetic_accuracy"]),
                                         *(pct(b[n]["accuracy"]) for n in names),
                                         pct(r["benchmark_average"])]) + " |")
-    if names:
-        first = evals[models[0]]["benchmarks"]
-        lines += ["", "Benchmark rows evaluated (a subset where a limit is set): " + ", ".join(
-            f"{BENCH_NAMES[n]} {first[n]['n']}" + (" (subset)" if first[n].get("limit") is not None else "")
-            for n in names) + "."]
     if baseline is not None:
         b, e = evals[BASELINE].get("benchmarks", {}), evals[BASELINE]
         lines.append("| " + " | ".join(["M1 + plain SFT, same compute", pct(e["synthetic"]["accuracy"]),
@@ -100,6 +95,11 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
                   f"{baseline['token_budget']:,} tokens (the training compute of the DPO stages: "
                   f"policy tokens, plus a third of the tokens their reference scored), at DPO's learning "
                   f"rate ({baseline['learning_rate']:g}): what the self-rewarding iterations must beat."]
+    if names:
+        first = evals[models[0]]["benchmarks"]
+        lines += ["", "Benchmark rows evaluated (a subset where a limit is set): " + ", ".join(
+            f"{BENCH_NAMES[n]} {first[n]['n']}" + (" (subset)" if first[n].get("limit") is not None else "")
+            for n in names) + "."]
     lines += ["", "## Judge accuracy on held-out EFT pairs (paper Table 3)", "",
               "| model | accuracy | better step as A | better step as B | invalid |", "|---|---|---|---|---|"]
     for r in rows:
