@@ -135,20 +135,31 @@ def test_audit_compares_iterations_and_revisions(pipeline):
     assert bad.returncode != 0 and "no-such-rev: neither a git revision" in bad.stderr
 
 
+def shell(pipeline):
+    """`sh(*cmd)`: run in the smoke repository, fail the test with the command's output, return stdout."""
+    def sh(*cmd):
+        res = subprocess.run(list(cmd), cwd=pipeline, capture_output=True, text=True)
+        assert res.returncode == 0, " ".join(cmd) + "\n" + res.stdout[-2000:] + res.stderr[-2000:]
+        return res.stdout
+    return sh
+
+
+def commit_workspace(sh):
+    """`dvc exp run` starts from a commit: the smoke run's lock and reports become one (or none, when
+    an earlier test already committed them)."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    sh(*git, "add", "dvc.lock", "reports")
+    sh(*git, "commit", "-qm", "baseline", "--allow-empty")
+
+
 def test_dvc_exp_run_sweeps_the_dpo_learning_rate_with_full_lineage(pipeline):
     """The README's sweep: an experiment on dpo.learning_rate (β does nothing to the
     default NLL-only loss), diffed against the baseline, audited; then the
     workspace is put back (`dvc exp run -S` leaves its params in the workspace)."""
     import sys
 
-    def sh(*cmd):
-        res = subprocess.run(list(cmd), cwd=pipeline, capture_output=True, text=True)
-        assert res.returncode == 0, " ".join(cmd) + "\n" + res.stdout[-2000:] + res.stderr[-2000:]
-        return res.stdout
-
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    sh(*git, "add", "dvc.lock", "reports")
-    sh(*git, "commit", "-qm", "baseline")
+    sh = shell(pipeline)
+    commit_workspace(sh)
     try:
         ran = sh("dvc", "exp", "run", "-S", "dpo.learning_rate=0.0001", "-n", "lr1e4")
         reran = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
@@ -179,14 +190,8 @@ def test_judge_modes_run_as_one_experiment_grid_and_compare(pipeline):
     both orders."""
     import sys
 
-    def sh(*cmd):
-        res = subprocess.run(list(cmd), cwd=pipeline, capture_output=True, text=True)
-        assert res.returncode == 0, " ".join(cmd) + "\n" + res.stdout[-2000:] + res.stderr[-2000:]
-        return res.stdout
-
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    sh(*git, "add", "dvc.lock", "reports")
-    sh(*git, "commit", "-qm", "baseline", "--allow-empty")
+    sh = shell(pipeline)
+    commit_workspace(sh)
     try:
         sh("dvc", "exp", "run", "--queue", "-n", "judges", "-S", "search.judge=oracle,random")
         sh("dvc", "exp", "run", "--run-all")
