@@ -83,6 +83,17 @@ def spread(values: list) -> dict | None:
     return {"mean": round(statistics.fmean(vals), 4), "min": min(vals), "max": max(vals), "n": len(vals)}
 
 
+def _current(run_: dict, model: str, iterations: list[str]) -> bool:
+    """Whether the run's metrics of `model` belong to its own chain. Only the baseline can be
+    stale: an experiment that skipped it (targets up to evaluate@m3) keeps the workspace's baseline,
+    trained for another chain's compute; its report names the DPO tokens it was matched to."""
+    if model != "baseline":
+        return True
+    matched = _metric(run_, "reports/baseline/metrics.json", "dpo_train_tokens")
+    chain = [_metric(run_, f"reports/dpo/{i}.json", "train_tokens") for i in iterations]
+    return matched is not None and None not in chain and matched == sum(chain)
+
+
 def summarize(group: dict) -> dict:
     p = group["params"]
     models = json.loads(p["pipeline.models_to_evaluate"])
@@ -91,14 +102,15 @@ def summarize(group: dict) -> dict:
     # which may be a baseline beside the chain)
     first, last = (p[f"pipeline.iterations.{iterations[0]}.model"], p[f"pipeline.iterations.{iterations[-1]}.next"])
     runs = group["runs"]
-    acc = {m: [_metric(r, f"reports/eval/{m}.json", "synthetic", "accuracy") for r in runs] for m in models}
+    acc = {m: [_metric(r, f"reports/eval/{m}.json", "synthetic", "accuracy") if _current(r, m, iterations) else None
+               for r in runs] for m in models}
     gains = [None if acc[last][k] is None or acc[first][k] is None
              else round(acc[last][k] - acc[first][k], 4) for k in range(len(runs))]
     return {
         "label": group["label"], "seeds": [r["params"].get(SEED) for r in runs], "runs": [r["name"] for r in runs],
         "accuracy": {m: spread(v) for m, v in acc.items()},
-        "judge_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "accuracy") for r in runs])
-                           for m in models},
+        "judge_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "accuracy")
+                                      for r in runs if _current(r, m, iterations)]) for m in models},
         "gain": spread(gains), "gain_from": first, "gain_to": last,
         "iterations": {i: {k: spread([_metric(r, f"reports/search/{i}.json", k) for r in runs])
                            for k in PER_ITERATION} for i in iterations},
@@ -175,8 +187,12 @@ def main() -> None:
     ap.add_argument("--out", default="reports/compare", help="folder of <name>.md, .json and .png")
     ap.add_argument("--name", help="file name (default: the prefix, else 'chains')")
     ap.add_argument("--repo", default=".")
+    ap.add_argument("--rev", action="append", default=[],
+                    help="the experiments of this commit (repeat for several; default HEAD): runs of "
+                         "one grid made before and after a commit")
     args = ap.parse_args()
-    done = subprocess.run(["dvc", "exp", "show", "--json"], cwd=args.repo, capture_output=True, text=True)
+    revs = [x for r in args.rev for x in ("--rev", r)]
+    done = subprocess.run(["dvc", "exp", "show", "--json", *revs], cwd=args.repo, capture_output=True, text=True)
     if done.returncode != 0:
         raise PsrlmError(f"dvc exp show failed: {done.stderr.strip()[-500:]}")
     runs = runs_from_exp_show(json.loads(done.stdout), args.prefix)

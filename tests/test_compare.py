@@ -5,7 +5,7 @@ import pytest
 from psrlm import compare
 
 
-def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=None):
+def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=None, baseline_tokens=200):
     params = {"pipeline": {"seed": seed, "iterations": {"1": {"model": "m1", "next": "m2"},
                                                         "2": {"model": "m2", "next": "m3"}},
                            "models_to_evaluate": ["m1", "m2", "m3", "baseline"]},
@@ -13,6 +13,9 @@ def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=Non
     metrics = {f"reports/eval/{m}.json": {"data": {"synthetic": {"accuracy": a}, "judge": {"accuracy": 0.8}}}
                for m, a in (("m1", m1), ("m2", (m1 + m3) / 2), ("m3", m3), ("baseline", m1 + 0.01))}
     metrics |= {f"reports/search/{i}.json": {"data": {"pairs": pairs, "pair_precision": precision}} for i in (1, 2)}
+    # the baseline names the DPO tokens it was matched to: 200 = the two DPO runs' 100 + 100
+    metrics |= {f"reports/dpo/{i}.json": {"data": {"train_tokens": 100}} for i in (1, 2)}
+    metrics["reports/baseline/metrics.json"] = {"data": {"dpo_train_tokens": baseline_tokens}}
     rev = {"rev": f"{abs(hash(name)):040x}"[:40], "name": name, "error": error,
            "data": {"params": {"params.yaml": {"data": params}}, "metrics": metrics}}
     return {"revs": [rev], "name": name}
@@ -21,7 +24,8 @@ def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=Non
 SHOW = [{"rev": "workspace", "data": {}, "experiments": None},
         {"rev": "abc", "experiments": [
             exp("judges-1", "oracle", 0, 0.60, 0.70), exp("judges-2", "oracle", 1, 0.60, 0.74),
-            exp("judges-3", "oracle", 2, 0.60, 0.72), exp("judges-4", "self", 0, 0.60, 0.61, precision=0.5),
+            exp("judges-3", "oracle", 2, 0.60, 0.72, baseline_tokens=999),  # a stale baseline: left out
+            exp("judges-4", "self", 0, 0.60, 0.61, precision=0.5),
             exp("judges-5", "self", 1, 0.60, 0.63, precision=0.7), exp("judges-6", "random", 0, 0.60, 0.50),
             exp("judges-7", "self", 2, 0.60, 0.0, error={"msg": "failed"}),  # failed runs are left out
             exp("beta-1", "oracle", 0, 0.60, 0.65, beta=1.0),  # another sweep, left out by prefix
@@ -48,6 +52,7 @@ def test_means_spreads_gains_and_the_share_of_the_oracle_gain():
     assert by["self"]["iterations"]["2"]["judge_accuracy_self"] is None  # not in these metrics: shown as –
     md = compare.markdown(summaries)
     assert by["oracle"]["accuracy"]["baseline"]["mean"] == pytest.approx(0.61)  # beside the chain, not its end
+    assert by["oracle"]["accuracy"]["baseline"]["n"] == 2  # judges-3's baseline was another chain's
     assert "| search.judge=oracle | 3 | 60.0 | 66.0 (65.0–67.0) | 72.0 (70.0–74.0) | 61.0 | 12.0 (10.0–14.0) | – |" in md
     assert "| search.judge=self | 2 |" in md and "| 17% |" in md  # 2 of the oracle's 12 points
     assert "| search.judge=random | 1 |" in md and "| -83% |" in md
