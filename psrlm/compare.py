@@ -111,6 +111,8 @@ def summarize(group: dict) -> dict:
         "accuracy": {m: spread(v) for m, v in acc.items()},
         "judge_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "accuracy")
                                       for r in runs if _current(r, m, iterations)]) for m in models},
+        "judge_own_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "own_accuracy")
+                                          for r in runs if _current(r, m, iterations)]) for m in models},
         "gain": spread(gains), "gain_from": first, "gain_to": last,
         "iterations": {i: {k: spread([_metric(r, f"reports/search/{i}.json", k) for r in runs])
                            for k in PER_ITERATION} for i in iterations},
@@ -147,6 +149,11 @@ def markdown(summaries: list[dict]) -> str:
               "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
     lines += [f"| {s['label']} | " + " | ".join(fmt(s["judge_accuracy"][m]) for m in models) + " |"
               for s in summaries]
+    if any(v for s in summaries for v in s.get("judge_own_accuracy", {}).values()):
+        lines += ["", "Judge accuracy on held-out own pairs (the SFT model's own right and wrong steps):", "",
+                  "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
+        lines += [f"| {s['label']} | " + " | ".join(fmt(s["judge_own_accuracy"].get(m)) for m in models) + " |"
+                  for s in summaries]
     lines += ["", "Search and the ground-truth audit per iteration (iteration i searches with M(i)):", "",
               "| group | iteration | pairs | pair precision | judge accuracy on own candidates "
               "| position consistency | candidate accuracy |", "|---|---|---|---|---|---|---|"]

@@ -48,13 +48,17 @@ def sft_examples(ift: pl.DataFrame, eft: pl.DataFrame, eft_fraction: float, seed
         "prompt": [prompts.solve_prompt(solve_t, x) for x in ift["problem"]],
         "completion": ift["solution"],
     })
-    judge = pl.DataFrame({
-        "kind": "eft",
+    return pl.concat([solve, judge_examples(eft, judge_t)]).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def judge_examples(eft: pl.DataFrame, judge_t: str, kind: str = "eft") -> pl.DataFrame:
+    """EFT rows as (judge prompt → judgment) examples of the given kind."""
+    return pl.DataFrame({
+        "kind": kind,
         "prompt": [prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
                                         r["candidate_b"]) for r in eft.iter_rows(named=True)],
         "completion": eft["judgment"],
-    })
-    return pl.concat([solve, judge]).sample(fraction=1.0, shuffle=True, seed=seed)
+    }, schema={"kind": pl.String, "prompt": pl.String, "completion": pl.String})
 
 
 def as_chat(df: pl.DataFrame):
@@ -72,7 +76,8 @@ LOG = {"loss": "loss", "learning_rate": "learning_rate"}  # loss.tsv column ← 
 
 def train(model_dir: str, data, p: SftParams, out: Path, log_path: Path, *, seed: int | None = None,
           learning_rate: float | None = None, token_budget: float | None = None) -> dict:
-    """Train the model in `model_dir` on `data` with TRL's SFTTrainer and save it to `out`. The seed
+    """Train the model in `model_dir` on `data` with TRL's SFTTrainer and save it to `out`. `p` is
+    the `sft` section or another with its training keys (the judge_sft stage's). The seed
     and learning rate default to the params'; `token_budget` replaces `p.epochs` by as many passes
     (a fraction, usually) as train on that many tokens (the baseline stage sets all three)."""
     import torch

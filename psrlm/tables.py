@@ -192,6 +192,24 @@ SEARCH_SOLUTIONS = Schema(
     nullable=frozenset({"answer", "gold_answer", "correct"}),
 )
 
+# The SFT model's own candidate steps on the judge problems (own_eft), one row per distinct
+# candidate of every step of its own sampled solution; labelled by the exact checker.
+OWN_STEPS = Schema(
+    name="own_steps",
+    columns={
+        "problem_id": pl.String(),
+        "step_idx": pl.Int64(),  # 1-based index of the step the candidates are for
+        "candidate_idx": pl.Int64(),  # first-seen order among distinct candidates
+        "prefix_steps": pl.List(pl.String()),  # the model's own earlier steps, right or wrong
+        "text": pl.String(),
+        "multiplicity": pl.Int64(),  # how many of the w samples were this text
+        "continued": pl.Boolean(),  # the solution went on with it (the first sample)
+        "truth": pl.String(),  # psrlm.arith.step_truth's label, relative to the prefix
+        "correct": pl.Boolean(),  # truth == "correct"
+    },
+    key=("problem_id", "step_idx", "candidate_idx"),
+)
+
 # Step-level preference pairs (PPD) in TRL's columns, one per kept step with distinct scores.
 PAIRS = Schema(
     name="pairs",

@@ -1,5 +1,6 @@
 """Stage `evaluate`: greedy accuracy of one model on the held-out synthetic test and on the six
-benchmarks, and its judge accuracy on the held-out EFT pairs (method.md §7).
+benchmarks, and its judge accuracy on the held-out EFT pairs (method.md §7) and on the held-out
+own-sample pairs (the SFT model's own right and wrong steps, both orders; stage own_eft@test).
 
 The answer is the last \\boxed{} of the greedy solution. Synthetic gold answers are integers,
 compared exactly; benchmark answers are graded by mathematical equivalence (math-verify in worker
@@ -8,11 +9,12 @@ processes under a time limit, psrlm/grade.py), each row with a status. The verdi
 verdict.
 
 Reads:  params.yaml [evaluate, prompts, engine]; --model (HF folder); --test (PROBLEMS);
-        --eft (EFT); --benchmarks (BENCHMARKS).
-Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet (EVAL_JUDGE),
+        --eft (EFT); --own-eft (EFT); --benchmarks (BENCHMARKS).
+Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet and --out/judge_own.parquet (EVAL_JUDGE),
         --out/benchmarks.parquet (EVAL_BENCHMARK); --report, metrics JSON with
         `synthetic.accuracy`, `judge.accuracy`, `judge.accuracy_a`, `judge.accuracy_b`,
-        `judge.invalid`, `benchmarks.<name>.accuracy` and `.n`, steps per answer and step length
+        `judge.invalid`, `judge.own_accuracy` (with its A/B split, invalid count and position
+        consistency), `benchmarks.<name>.accuracy` and `.n`, steps per answer and step length
         (DVC metrics).
 
 Run: dvc repro evaluate@m1   (or: python stages/evaluate.py --model data/models/m1 ...)
@@ -40,6 +42,7 @@ from psrlm.tables import (BENCHMARKS, EFT, EVAL_BENCHMARK, EVAL_JUDGE, EVAL_SOLV
 class EvaluateParams:
     test_limit: int | None
     eft_limit: int | None
+    own_eft_limit: int | None
     max_new_tokens_solve: int
     max_new_tokens_judge: int
     benchmark_limits: dict[str, int | None]
@@ -93,17 +96,47 @@ def score_judgments(eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
     ).with_columns(correct=(pl.col("verdict") == pl.col("better")).fill_null(False))
 
 
-def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
-    def acc(df: pl.DataFrame) -> float:
-        return round(float(df["correct"].mean()), 4) if len(df) else 0.0
+def _acc(df: pl.DataFrame) -> float:
+    return round(float(df["correct"].mean()), 4) if len(df) else 0.0
 
+
+def position_consistency(own: pl.DataFrame, judged: pl.DataFrame) -> tuple[int, int]:
+    """(consistent, shown in both orders): of the candidate pairs judged in both orders, how many
+    got two verdicts that name the same candidate. An invalid verdict is never consistent."""
+    picks = own.join(judged.select("pair_id", "verdict"), on="pair_id").select(
+        "problem_id", "step_idx",
+        lo=pl.min_horizontal("candidate_a", "candidate_b"),
+        hi=pl.max_horizontal("candidate_a", "candidate_b"),
+        pick=pl.when(pl.col("verdict") == "A").then(pl.col("candidate_a"))
+        .when(pl.col("verdict") == "B").then(pl.col("candidate_b")))
+    groups = picks.group_by("problem_id", "step_idx", "lo", "hi").agg(
+        n=pl.len(), same=(pl.col("pick").null_count() == 0) & (pl.col("pick").n_unique() == 1)
+    ).filter(pl.col("n") == 2)
+    return int(groups["same"].sum()), groups.height
+
+
+def own_metrics(own: pl.DataFrame, judged: pl.DataFrame) -> dict:
+    """Judge accuracy on the own-sample pairs, by the right step's position, and position
+    consistency (the share of pairs shown in both orders whose two verdicts agree)."""
+    same, both = position_consistency(own, judged)
+    if judged.is_empty():  # not measured (no step of the test gave a pair), never a 0.0
+        return {"own_n": 0, "own_accuracy": None, "own_accuracy_a": None, "own_accuracy_b": None,
+                "own_invalid": 0, "own_position_consistency": None}
+    return {"own_n": len(judged), "own_accuracy": _acc(judged),
+            "own_accuracy_a": _acc(judged.filter(pl.col("better") == "A")),
+            "own_accuracy_b": _acc(judged.filter(pl.col("better") == "B")),
+            "own_invalid": int(judged["verdict"].null_count()),
+            "own_position_consistency": round(same / both, 4) if both else None}
+
+
+def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
     return {
         "synthetic": {"n": len(solve),
                       "accuracy": round(float((solve["status"] == "correct").mean()), 4),
                       "no_answer": int((solve["status"] == "no_answer").sum()), **step_stats(solve["output"])},
-        "judge": {"n": len(judge), "accuracy": acc(judge),
-                  "accuracy_a": acc(judge.filter(pl.col("better") == "A")),
-                  "accuracy_b": acc(judge.filter(pl.col("better") == "B")),
+        "judge": {"n": len(judge), "accuracy": _acc(judge),
+                  "accuracy_a": _acc(judge.filter(pl.col("better") == "A")),
+                  "accuracy_b": _acc(judge.filter(pl.col("better") == "B")),
                   "invalid": int(judge["verdict"].null_count()),
                   "invalid_by_reason": dict(sorted(judge.filter(pl.col("verdict").is_null())
                                                    .group_by("verdict_status").len().iter_rows())),
@@ -117,6 +150,7 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--test", default="data/prepare/test.parquet")
     ap.add_argument("--eft", default="data/prepare/eft_test.parquet")
+    ap.add_argument("--own-eft", default="data/own_eft/test/eft.parquet")
     ap.add_argument("--benchmarks", default="data/prepare/benchmarks.parquet")
     ap.add_argument("--out", required=True)
     ap.add_argument("--report", required=True)
@@ -128,6 +162,8 @@ def main() -> None:
     eft = read_table(args.eft, EFT)
     test = (test.head(p.test_limit) if p.test_limit is not None else test).collect()
     eft = (eft.head(p.eft_limit) if p.eft_limit is not None else eft).collect()
+    own = read_table(args.own_eft, EFT)  # sorted by pair_id: both orders of a pair stay together
+    own = (own.head(p.own_eft_limit) if p.own_eft_limit is not None else own).collect()
     bench = read_table(args.benchmarks, BENCHMARKS)
     present = set(bench.select("benchmark").unique().collect()["benchmark"])
     unknown = sorted(set(p.benchmark_limits) - present)
@@ -149,24 +185,33 @@ def main() -> None:
     start = time.time()
     solve_out = greedy([prompts.solve_prompt(solve_t, q) for q in test["problem"]],
                        p.max_new_tokens_solve, "solve")
-    judge_out = greedy([prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
-                                             r["candidate_b"]) for r in eft.iter_rows(named=True)],
-                       p.max_new_tokens_judge, "judge")
+    def judge(pairs: pl.DataFrame, desc: str) -> list[str]:
+        return greedy([prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
+                                            r["candidate_b"]) for r in pairs.iter_rows(named=True)],
+                      p.max_new_tokens_judge, desc)
+
+    judge_out, own_out = judge(eft, "judge"), judge(own, "judge own")
     bench_out = greedy([prompts.solve_prompt(solve_t, q) for q in bench["question"]],
                        p.max_new_tokens_benchmark, "benchmarks")
     generation = time.time() - start
-    solve, judge = score_solutions(test, solve_out), score_judgments(eft, judge_out)
+    solve, judged = score_solutions(test, solve_out), score_judgments(eft, judge_out)
+    judged_own = score_judgments(own, own_out)
     scored = score_benchmarks(bench, bench_out, p.grade_seconds, p.grade_workers)
     out = Path(args.out)
-    write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judge, out / "judge.parquet", EVAL_JUDGE),
+    write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judged, out / "judge.parquet", EVAL_JUDGE),
+                  (judged_own, out / "judge_own.parquet", EVAL_JUDGE),
                   (scored, out / "benchmarks.parquet", EVAL_BENCHMARK)])
-    report = metrics(solve, judge) | {
+    report = metrics(solve, judged)
+    report["judge"] |= own_metrics(own, judged_own)
+    report |= {
         "benchmarks": benchmark_metrics(scored, p.benchmark_limits),
         "generation_seconds": round(generation, 1)}
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"evaluate: synthetic {report['synthetic']['accuracy']:.3f}, "
-          f"judge {report['judge']['accuracy']:.3f} ({report['judge']['invalid']} invalid), benchmarks "
+          f"judge {report['judge']['accuracy']:.3f} ({report['judge']['invalid']} invalid), "
+          f"judge own {report['judge']['own_accuracy']} "
+          f"(consistency {report['judge']['own_position_consistency']}), benchmarks "
           + ", ".join(f"{k} {v['accuracy']:.3f} (n={v['n']})" for k, v in report["benchmarks"].items()))
 
 

@@ -7,10 +7,14 @@ Writes (under --out, schemas in psrlm/tables.py):
   eft_test.parquet           EFT       held-out judge pairs (paper: 500)
   test.parquet               PROBLEMS  held-out synthetic test
   pools/iter_<i>.parquet     PROBLEMS  prompt pool of self-rewarding iteration i (gold kept for audit)
+  judge_train.parquet        PROBLEMS  problems the model's own judge pairs are sampled on (own_eft)
+  judge_test.parquet         PROBLEMS  problems of the held-out own-sample judge test (own_eft)
   benchmarks.parquet         BENCHMARKS the six test sets in one schema
   --report                   row counts per table (DVC metrics)
 Splits are disjoint by construction: one stream of distinct problems is cut in a fixed order, so
-adding an iteration's pool at the end leaves every earlier table byte-identical.
+adding an iteration's pool at the end leaves every earlier table byte-identical. The two judge
+splits come from a second stream that skips every problem of the first: disjoint from them, and
+unchanged by their sizes (unless a new pool problem happens to equal a judge problem).
 
 Run: dvc repro prepare   (or: python stages/prepare.py --out data/prepare --report reports/prepare.json)
 """
@@ -48,6 +52,8 @@ class PrepareParams:
     eft_train_size: int
     eft_test_size: int
     test_size: int
+    judge_train_size: int
+    judge_test_size: int
     pool_sizes: tuple[int, ...]
     benchmarks_dir: str
     benchmark_limits: dict[str, int | None]
@@ -77,9 +83,11 @@ def difficulty(p: PrepareParams) -> arith.Difficulty:
                             p.muldiv_max, p.value_max, p.op_weights)
 
 
-def distinct_problems(rng: random.Random, d: arith.Difficulty, n: int) -> list[arith.Problem]:
-    """`n` problems with pairwise different (start, ops, operands), hence different texts."""
-    seen, out = set(), []
+def distinct_problems(rng: random.Random, d: arith.Difficulty, n: int,
+                      exclude: frozenset = frozenset()) -> list[arith.Problem]:
+    """`n` problems with pairwise different (start, ops, operands), hence different texts, none of
+    them in `exclude` (signatures of problems another split already holds)."""
+    seen, out = set(exclude), []
     attempts = 0
     while len(out) < n:
         attempts += 1
@@ -167,6 +175,9 @@ def main() -> None:
     split, start = {}, 0
     for name, n in sizes.items():  # fixed order: appending a pool changes no earlier split
         split[name], start = problems[start: start + n], start + n
+    judge = distinct_problems(random.Random(p.seed + 3), d, p.judge_train_size + p.judge_test_size,
+                              frozenset((q.start, q.ops, q.operands) for q in problems))
+    split["judge_train"], split["judge_test"] = judge[:p.judge_train_size], judge[p.judge_train_size:]
 
     tables = [
         (problem_rows(split["ift_train"], "ift"), out / "ift_train.parquet", PROBLEMS),
@@ -176,6 +187,8 @@ def main() -> None:
                   p.corruption_weights), out / "eft_test.parquet", EFT),
         (problem_rows(split["test"], "test"), out / "test.parquet", PROBLEMS),
         (bench, out / "benchmarks.parquet", BENCHMARKS),
+        (problem_rows(split["judge_train"], "judge_train"), out / "judge_train.parquet", PROBLEMS),
+        (problem_rows(split["judge_test"], "judge_test"), out / "judge_test.parquet", PROBLEMS),
     ]
     tables += [(problem_rows(split[f"pool{i}"], f"pool{i}"), out / "pools" / f"iter_{i}.parquet",
                 PROBLEMS) for i in range(1, len(p.pool_sizes) + 1)]

@@ -42,6 +42,7 @@ def pct(x: float | None) -> str:
 
 
 BASELINE = "baseline"  # M1 + the chain's training compute as plain SFT (stage baseline)
+SFT = "sft"  # the first SFT phase alone, before the judge phase that makes M1 (stage judge_sft)
 
 
 def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, dict]) -> list[dict]:
@@ -49,7 +50,7 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
     M(i)), and the plain-SFT baseline's accuracy (the same on every row: a reference line)."""
     base = evals.get(BASELINE)
     rows = []
-    for m in (m for m in models if m != BASELINE):
+    for m in (m for m in models if m not in (BASELINE, SFT)):
         e, i = evals[m], int(m.lstrip("m"))
         bench = e.get("benchmarks", {})
         s = search.get(str(i), {})
@@ -60,6 +61,8 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
                                   if bench else None),
             "judge_accuracy": e["judge"]["accuracy"],
             "judge_accuracy_a": e["judge"]["accuracy_a"], "judge_accuracy_b": e["judge"]["accuracy_b"],
+            "judge_own_accuracy": e["judge"].get("own_accuracy"),
+            "judge_own_consistency": e["judge"].get("own_position_consistency"),
             "steps_per_answer": e["synthetic"].get("steps_per_answer"),
             "step_chars": e["synthetic"].get("step_chars"),
             "pairs": s.get("pairs"), "pair_precision": s.get("pair_precision"),
@@ -100,11 +103,23 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
         lines += ["", "Benchmark rows evaluated (a subset where a limit is set): " + ", ".join(
             f"{BENCH_NAMES[n]} {first[n]['n']}" + (" (subset)" if first[n].get("limit") is not None else "")
             for n in names) + "."]
-    lines += ["", "## Judge accuracy on held-out EFT pairs (paper Table 3)", "",
-              "| model | accuracy | better step as A | better step as B | invalid |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['model'].upper()} | {pct(r['judge_accuracy'])} | {pct(r['judge_accuracy_a'])} | "
-                     f"{pct(r['judge_accuracy_b'])} | {evals[r['model']]['judge']['invalid']} |")
+    if SFT in evals:
+        lines += ["", f"The first SFT phase alone (before the judge phase that makes M1) solves "
+                  f"{pct(evals[SFT]['synthetic']['accuracy'])} of the synthetic test."]
+    lines += ["", "## Judge accuracy (paper Table 3)", "",
+              "Held-out EFT: gold step against a synthetic corruption (the paper's Table 3). Held-out own",
+              "pairs: the SFT model's own right and wrong steps on problems no stage trains on, each pair",
+              "in both orders; consistency is the share of pairs whose two verdicts name the same step.", "",
+              "| model | held-out EFT | better step as A | better step as B | invalid | own pairs "
+              "| own, right as A | own, right as B | own consistency | own invalid |", "|" + "---|" * 10]
+    shown = ([SFT] if SFT in evals else []) + [r["model"] for r in rows]
+    for m in shown:
+        j = evals[m]["judge"]
+        name = "SFT phase" if m == SFT else m.upper()
+        lines.append(f"| {name} | {pct(j['accuracy'])} | {pct(j['accuracy_a'])} | {pct(j['accuracy_b'])} | "
+                     f"{j['invalid']} | {pct(j.get('own_accuracy'))} | {pct(j.get('own_accuracy_a'))} | "
+                     f"{pct(j.get('own_accuracy_b'))} | {pct(j.get('own_position_consistency'))} | "
+                     f"{j.get('own_invalid', '–')} |")
     lines += ["", "## Steps per answer and step length (paper Tables 7-8; synthetic test)", "",
               "| model | steps per answer | characters per step |", "|---|---|---|"]
     lines += [f"| {r['model'].upper()} | {r['steps_per_answer']} | {r['step_chars']} |" for r in rows]
@@ -156,7 +171,8 @@ def plots(rows: list[dict], out: Path) -> list[Path]:
          [("synthetic test", "synthetic_accuracy"), ("benchmark average", "benchmark_average"),
           ("M1 + plain SFT, same compute (synthetic)", "sft_baseline_accuracy")]),
         ("judge_accuracy.png", "Judge accuracy", "accuracy (%)",
-         [("held-out EFT pairs", "judge_accuracy"), ("own candidates (search)", "judge_accuracy_self")]),
+         [("held-out EFT pairs", "judge_accuracy"), ("held-out own pairs", "judge_own_accuracy"),
+          ("own candidates (search)", "judge_accuracy_self")]),
         ("pair_precision.png", "Preference pairs: ground-truth audit", "%",
          [("pair precision", "pair_precision"), ("position consistency", "position_consistency")]),
     ]

@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--ift", default="data/prepare/ift_train.parquet")
     ap.add_argument("--eft", default="data/prepare/eft_train.parquet")
     ap.add_argument("--model", default="data/models/m0")
-    ap.add_argument("--out", default="data/models/m1")
+    ap.add_argument("--out", default="data/models/sft")
     ap.add_argument("--log", default="reports/sft/loss.tsv")
     ap.add_argument("--report", default="reports/sft/metrics.json")
     args = ap.parse_args()

@@ -212,3 +212,36 @@ def test_judge_modes_run_as_one_experiment_grid_and_compare(pipeline):
     finally:
         sh("git", "checkout", "--", "params.yaml", "dvc.lock", "reports")
         sh("dvc", "checkout", "--force")
+
+
+def test_own_eft_pairs_the_models_own_steps_and_the_judge_phase_trains_on_them(pipeline):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from psrlm.tables import EFT, OWN_STEPS, PROBLEMS
+
+    problems = read_table(pipeline / "data/prepare/judge_train.parquet", PROBLEMS).collect()
+    steps = read_table(pipeline / "data/own_eft/train/steps.parquet", OWN_STEPS).collect()
+    eft = read_table(pipeline / "data/own_eft/train/eft.parquet", EFT).collect()
+    assert set(steps["problem_id"]) == set(problems["problem_id"])  # every problem was rolled out
+    gold = {r["problem_id"]: r for r in problems.iter_rows(named=True)}
+    for r in steps.iter_rows(named=True):  # the labels are the checker's, relative to the prefix
+        g = gold[r["problem_id"]]
+        assert r["truth"] == arith.step_truth(r["text"], r["prefix_steps"], g["start"], g["ops"], g["operands"])
+    assert eft.height > 0 and eft.height % 2 == 0
+    assert (eft["better"] == "A").sum() == (eft["better"] == "B").sum()  # both orders of every pair
+    assert (eft["a_correct"] == (eft["better"] == "A")).all() and (eft["a_correct"] != eft["b_correct"]).all()
+    assert all(o.startswith("own:sft:") for o in eft["origin"])
+    report = json.loads((pipeline / "reports/own_eft/train.json").read_text())
+    assert report["pair_rows"] == eft.height and report["candidates"] == steps.height
+    phase = json.loads((pipeline / "reports/judge_sft/metrics.json").read_text())
+    assert phase["trained"] and phase["examples"]["own"] == eft.height and phase["examples"].get("ift", 0) > 0
+    sft = AutoModelForCausalLM.from_pretrained(pipeline / "data/models/sft")
+    m1 = AutoModelForCausalLM.from_pretrained(pipeline / "data/models/m1")
+    assert any(not torch.equal(a, b) for a, b in zip(sft.parameters(), m1.parameters()))
+    test = read_table(pipeline / "data/own_eft/test/eft.parquet", EFT).collect()
+    for model in ("sft", "m1", "m2"):  # every model is judged on the same held-out own pairs
+        judge = json.loads((pipeline / f"reports/eval/{model}.json").read_text())["judge"]
+        judged = read_table(pipeline / f"data/eval/{model}/judge_own.parquet", EVAL_JUDGE).collect()
+        assert judge["own_n"] == judged.height == min(test.height, smoke_params()["evaluate"]["own_eft_limit"])
+        assert judge["own_invalid"] == judged["verdict"].null_count()

@@ -11,7 +11,10 @@ from psrlm import arith
 from psrlm.tables import BENCHMARKS as BENCH_SCHEMA, EFT, PROBLEMS, read_table
 
 TABLES = {"ift_train": PROBLEMS, "eft_train": EFT, "eft_test": EFT, "test": PROBLEMS,
-          "pools/iter_1": PROBLEMS, "pools/iter_2": PROBLEMS, "benchmarks": BENCH_SCHEMA}
+          "pools/iter_1": PROBLEMS, "pools/iter_2": PROBLEMS, "benchmarks": BENCH_SCHEMA,
+          "judge_train": PROBLEMS, "judge_test": PROBLEMS}
+SPLITS = ("ift_train", "eft_train", "eft_test", "test", "pools/iter_1", "pools/iter_2", "judge_train",
+          "judge_test")
 
 
 def prepare(tmp: Path, **sections) -> Path:
@@ -35,6 +38,7 @@ def test_all_tables_written_with_their_schema_and_sizes(prepared):
     p = smoke_params()["prepare"]
     sizes = {"ift_train": p["ift_train_size"], "eft_train": p["eft_train_size"],
              "eft_test": p["eft_test_size"], "test": p["test_size"],
+             "judge_train": p["judge_train_size"], "judge_test": p["judge_test_size"],
              **{f"pools/iter_{i}": n for i, n in enumerate(p["pool_sizes"], start=1)}}
     for name, n in sizes.items():
         assert len(load(prepared, name)) == n, name
@@ -54,7 +58,7 @@ def test_another_seed_gives_other_problems(prepared, tmp_path):
 
 def test_no_problem_text_in_two_splits(prepared):
     seen: dict[str, str] = {}
-    for name in ("ift_train", "eft_train", "eft_test", "test", "pools/iter_1", "pools/iter_2"):
+    for name in SPLITS:
         texts = load(prepared, name)["problem"].unique().to_list()
         for t in texts:
             assert t not in seen, f"{name} shares a problem with {seen.get(t)}"
@@ -88,10 +92,11 @@ def test_eft_better_step_is_right_other_wrong_and_positions_balanced(prepared, s
     assert set(eft["origin"]) <= {f"synthetic:{k}" for k in arith.CORRUPTIONS}
 
 
-def test_appending_a_pool_leaves_earlier_tables_unchanged(prepared, tmp_path):
+def test_appending_a_pool_leaves_earlier_tables_and_the_judge_splits_unchanged(prepared, tmp_path):
     more = prepare(tmp_path, prepare={"pool_sizes": [20, 20, 30]})
     assert len(read_table(more / "pools/iter_3.parquet", PROBLEMS).collect()) == 30
-    for name in ("ift_train", "eft_test", "test", "pools/iter_1", "pools/iter_2"):
+    for name in ("ift_train", "eft_test", "test", "pools/iter_1", "pools/iter_2", "judge_train",
+                 "judge_test"):
         assert (more / f"{name}.parquet").read_bytes() == (prepared / f"{name}.parquet").read_bytes()
 
 

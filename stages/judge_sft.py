@@ -1,0 +1,115 @@
+"""Stage `judge_sft`: the SFT model → M1, a second SFT phase on the judge examples made from the
+model's own steps (stage own_eft@train), mixed with a replay of the first phase's data.
+
+The first phase (stage sft) teaches solving and judging on gold steps against synthetic
+corruptions; its judge copies a wrong candidate's number when the candidates are the model's own
+(issue 12). This phase trains it on exactly those: its own right and wrong candidates after its own
+prefixes, both orders. `judge_sft.replay_fraction` of the examples come from the first phase's mix
+(IFT + synthetic EFT at `sft.eft_fraction`, reshuffled with this section's seed) so that solving
+and the held-out EFT judge are not forgotten. With no own pairs (`prepare.judge_train_size: 0`, the
+default, or `own_rows: 0`) the phase is skipped and M1 is a byte copy of the SFT model.
+
+Reads:  params.yaml [judge_sft, sft, prompts]; --own (EFT, own_eft@train's pairs); --ift (PROBLEMS),
+        --eft (EFT); --model (the SFT model).
+Writes: --out (M1); --log, the loss (TSV, DVC plots); --report, examples, steps, tokens, wall time
+        (DVC metrics).
+
+Run: dvc repro judge_sft
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from psrlm import prompts, trainlog
+from psrlm.errors import PsrlmError, run
+from psrlm.params import ParamsError, PromptsParams, load_section
+from psrlm.sft import LOG, SftParams, as_chat, judge_examples, sft_examples, train
+from psrlm.tables import EFT, PROBLEMS, read_table
+
+
+@dataclass(frozen=True)
+class JudgeSftParams:
+    seed: int
+    own_rows: int | None
+    replay_fraction: float
+    learning_rate: float
+    epochs: float
+    batch_size: int
+    warmup_ratio: float
+    weight_decay: float
+    max_length: int
+    logging_steps: int
+
+    def check(self) -> None:
+        if not 0 <= self.replay_fraction < 1:
+            raise ParamsError("judge_sft: replay_fraction must be in [0, 1)")
+        if self.own_rows is not None and self.own_rows < 0:
+            raise ParamsError("judge_sft: own_rows must be null (all) or >= 0")
+        if self.learning_rate <= 0 or self.epochs <= 0 or self.batch_size < 1:
+            raise ParamsError("judge_sft: need learning_rate > 0, epochs > 0 and batch_size >= 1")
+
+
+def examples(own: pl.DataFrame, replay_pool: pl.DataFrame, p: JudgeSftParams, judge_t: str) -> pl.DataFrame:
+    """The phase's table: the own pairs (the first `own_rows`, whole pairs in both orders kept
+    together by the table's sort) and `replay_fraction` of replayed first-phase examples."""
+    if p.own_rows is not None:
+        own = own.head(p.own_rows)
+    n_replay = round(own.height * p.replay_fraction / (1 - p.replay_fraction))
+    if n_replay > replay_pool.height:
+        raise PsrlmError(f"judge_sft: replay_fraction {p.replay_fraction} needs {n_replay} replayed "
+                         f"examples, the first phase's mix has {replay_pool.height}")
+    mix = pl.concat([judge_examples(own, judge_t, kind="own"), replay_pool.head(n_replay)])
+    return mix.sample(fraction=1.0, shuffle=True, seed=p.seed)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--own", default="data/own_eft/train/eft.parquet")
+    ap.add_argument("--ift", default="data/prepare/ift_train.parquet")
+    ap.add_argument("--eft", default="data/prepare/eft_train.parquet")
+    ap.add_argument("--model", default="data/models/sft")
+    ap.add_argument("--out", default="data/models/m1")
+    ap.add_argument("--log", default="reports/judge_sft/loss.tsv")
+    ap.add_argument("--report", default="reports/judge_sft/metrics.json")
+    args = ap.parse_args()
+    p = load_section(args.params, "judge_sft", JudgeSftParams)
+    first = load_section(args.params, "sft", SftParams)
+    templates = load_section(args.params, "prompts", PromptsParams)
+    solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
+
+    own = read_table(args.own, EFT).collect()
+    replay = sft_examples(read_table(args.ift, PROBLEMS).collect(), read_table(args.eft, EFT).collect(),
+                          first.eft_fraction, p.seed + 1, solve_t, judge_t)
+    mix = examples(own, replay, p, judge_t)
+    for path in (args.log, args.report):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    kinds = dict(sorted(mix.group_by("kind").len().iter_rows()))
+    if mix.height == 0:
+        # Nothing to train on: M1 is the SFT model itself, said and recorded.
+        out = Path(args.out)
+        if out.exists():
+            shutil.rmtree(out)
+        print(f"judge_sft: no own examples; {out} is a copy of {args.model}")
+        shutil.copytree(args.model, out)
+        trainlog.write(Path(args.log), [], LOG)
+        stats = {"trained": False, "steps": 0, "examples": kinds}
+    else:
+        print(f"judge_sft: {mix.height} examples {kinds}")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        stats = train(args.model, as_chat(mix), p, Path(args.out), Path(args.log))
+        stats.update(trained=True, examples=kinds)
+    Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    print(f"judge_sft: {stats}")
+
+
+if __name__ == "__main__":
+    run(main, "judge_sft")
