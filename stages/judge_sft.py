@@ -57,11 +57,11 @@ class JudgeSftParams:
             raise ParamsError("judge_sft: need learning_rate > 0, epochs > 0 and batch_size >= 1")
 
 
-def examples(own: pl.DataFrame, replay_pool: pl.DataFrame, p: JudgeSftParams, judge_t: str) -> pl.DataFrame:
-    """The phase's table: the own pairs (the first `own_rows`, whole pairs in both orders kept
-    together by the table's sort) and `replay_fraction` of replayed first-phase examples."""
-    if p.own_rows is not None:
-        own = own.head(p.own_rows)
+def examples(own: pl.DataFrame, replay_pool: pl.DataFrame | None, p: JudgeSftParams, judge_t: str) -> pl.DataFrame:
+    """The phase's table: the own pairs and `replay_fraction` of replayed first-phase examples
+    (none without own pairs)."""
+    if own.height == 0:
+        return judge_examples(own, judge_t, kind="own")
     n_replay = round(own.height * p.replay_fraction / (1 - p.replay_fraction))
     if n_replay > replay_pool.height:
         raise PsrlmError(f"judge_sft: replay_fraction {p.replay_fraction} needs {n_replay} replayed "
@@ -73,7 +73,8 @@ def examples(own: pl.DataFrame, replay_pool: pl.DataFrame, p: JudgeSftParams, ju
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--own", default="data/own_eft/train/eft.parquet")
+    ap.add_argument("--own", default="data/own_eft/train/eft.parquet",
+                    help="own pairs, sorted by pair_id (both orders of a pair adjacent): own_rows takes a prefix")
     ap.add_argument("--ift", default="data/prepare/ift_train.parquet")
     ap.add_argument("--eft", default="data/prepare/eft_train.parquet")
     ap.add_argument("--model", default="data/models/sft")
@@ -87,8 +88,12 @@ def main() -> None:
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
 
     own = read_table(args.own, EFT).collect()
-    replay = sft_examples(read_table(args.ift, PROBLEMS).collect(), read_table(args.eft, EFT).collect(),
-                          first.eft_fraction, p.seed + 1, solve_t, judge_t)
+    ift, eft = read_table(args.ift, PROBLEMS), read_table(args.eft, EFT)  # checked even when unused
+    if p.own_rows is not None:
+        own = own.head(p.own_rows)
+    # The replay pool (the whole first-phase mix, rendered) only when there is something to train.
+    replay = sft_examples(ift.collect(), eft.collect(), first.eft_fraction, p.seed + 1, solve_t, judge_t) \
+        if own.height else None
     mix = examples(own, replay, p, judge_t)
     for path in (args.log, args.report):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
