@@ -19,9 +19,9 @@ from psrlm.params import ParamsError
 
 
 @dataclass(frozen=True)
-class SftParams:
+class TrainParams:
+    """The training keys every SFT-style section has (`sft`, the judge_sft stage's `judge_sft`)."""
     seed: int
-    eft_fraction: float
     learning_rate: float
     epochs: float
     batch_size: int
@@ -29,6 +29,11 @@ class SftParams:
     weight_decay: float
     max_length: int
     logging_steps: int
+
+
+@dataclass(frozen=True)
+class SftParams(TrainParams):
+    eft_fraction: float
 
     def check(self) -> None:
         if not 0 <= self.eft_fraction < 1:
@@ -74,10 +79,9 @@ def as_chat(df: pl.DataFrame):
 LOG = {"loss": "loss", "learning_rate": "learning_rate"}  # loss.tsv column ← Trainer log key
 
 
-def train(model_dir: str, data, p: SftParams, out: Path, log_path: Path, *, seed: int | None = None,
+def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, seed: int | None = None,
           learning_rate: float | None = None, token_budget: float | None = None) -> dict:
-    """Train the model in `model_dir` on `data` with TRL's SFTTrainer and save it to `out`. `p` is
-    the `sft` section or another with its training keys (the judge_sft stage's). The seed
+    """Train the model in `model_dir` on `data` with TRL's SFTTrainer and save it to `out`. The seed
     and learning rate default to the params'; `token_budget` replaces `p.epochs` by as many passes
     (a fraction, usually) as train on that many tokens (the baseline stage sets all three)."""
     import torch

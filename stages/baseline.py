@@ -92,8 +92,7 @@ def main() -> None:
         # The chain trained on nothing (no pairs in any iteration): the same compute is none, and
         # the baseline is M1 itself, said loudly and recorded, as the dpo stage does.
         print(f"baseline: WARNING {', '.join(paths)} trained on no tokens; {out} is a copy of {args.model}")
-        shutil.copytree(args.model, out)
-        trainlog.write(Path(args.log), [], LOG)
+        trainlog.untrained(args.model, out, Path(args.log), LOG)
         stats = {"trained": False, "steps": 0, "token_budget": 0, "dpo_train_tokens": 0,
                  "learning_rate": learning_rate}
         Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")

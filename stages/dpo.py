@@ -142,8 +142,7 @@ def main() -> None:
     if pairs.is_empty():
         # Nothing to learn from: M(i+1) is M(i), said loudly and recorded, so the chain still runs.
         print(f"dpo: WARNING {args.pairs} holds no pairs; {args.out} is a copy of {args.model}")
-        shutil.copytree(args.model, out)
-        trainlog.write(Path(args.log), [], LOG)
+        trainlog.untrained(args.model, out, Path(args.log), LOG)
         stats = {"trained": False, "steps": 0, "train_tokens": 0, "reference_tokens": 0}
     else:
         from transformers import AutoTokenizer

@@ -118,10 +118,10 @@ def position_consistency(own: pl.DataFrame, judged: pl.DataFrame) -> tuple[int, 
 def own_metrics(own: pl.DataFrame, judged: pl.DataFrame) -> dict:
     """Judge accuracy on the own-sample pairs, by the right step's position, and position
     consistency (the share of pairs shown in both orders whose two verdicts agree)."""
-    same, both = position_consistency(own, judged)
     if judged.is_empty():  # not measured (no step of the test gave a pair), never a 0.0
         return {"own_n": 0, "own_accuracy": None, "own_accuracy_a": None, "own_accuracy_b": None,
                 "own_invalid": 0, "own_position_consistency": None}
+    same, both = position_consistency(own, judged)
     return {"own_n": len(judged), "own_accuracy": _acc(judged),
             "own_accuracy_a": _acc(judged.filter(pl.col("better") == "A")),
             "own_accuracy_b": _acc(judged.filter(pl.col("better") == "B")),

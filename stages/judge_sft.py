@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,22 +30,14 @@ import polars as pl
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
 from psrlm.params import ParamsError, PromptsParams, load_section
-from psrlm.sft import LOG, SftParams, as_chat, judge_examples, sft_examples, train
+from psrlm.sft import LOG, SftParams, TrainParams, as_chat, judge_examples, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, read_table
 
 
 @dataclass(frozen=True)
-class JudgeSftParams:
-    seed: int
+class JudgeSftParams(TrainParams):
     own_rows: int | None
     replay_fraction: float
-    learning_rate: float
-    epochs: float
-    batch_size: int
-    warmup_ratio: float
-    weight_decay: float
-    max_length: int
-    logging_steps: int
 
     def check(self) -> None:
         if not 0 <= self.replay_fraction < 1:
@@ -100,12 +91,8 @@ def main() -> None:
     kinds = dict(sorted(mix.group_by("kind").len().iter_rows()))
     if mix.height == 0:
         # Nothing to train on: M1 is the SFT model itself, said and recorded.
-        out = Path(args.out)
-        if out.exists():
-            shutil.rmtree(out)
-        print(f"judge_sft: no own examples; {out} is a copy of {args.model}")
-        shutil.copytree(args.model, out)
-        trainlog.write(Path(args.log), [], LOG)
+        print(f"judge_sft: no own examples; {args.out} is a copy of {args.model}")
+        trainlog.untrained(args.model, Path(args.out), Path(args.log), LOG)
         stats = {"trained": False, "steps": 0, "examples": kinds}
     else:
         print(f"judge_sft: {mix.height} examples {kinds}")
