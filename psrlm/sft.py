@@ -79,40 +79,49 @@ def as_chat(df: pl.DataFrame):
 LOG = {"loss": "loss", "learning_rate": "learning_rate"}  # loss.tsv column ← Trainer log key
 
 
-def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, seed: int | None = None,
-          learning_rate: float | None = None, token_budget: float | None = None) -> dict:
-    """Train the model in `model_dir` on `data` with TRL's SFTTrainer and save it to `out`. The seed
-    and learning rate default to the params'; `token_budget` replaces `p.epochs` by as many passes
-    (a fraction, usually) as train on that many tokens (the baseline stage sets all three)."""
+def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, seed: int | None = None,
+            learning_rate: float | None = None, callbacks=()):
+    """TRL's SFTTrainer on the model in `model_dir` and `data`, configured from the params (the
+    training stages and benchmarks/sft_overhead.py build it here, so they train alike): (trainer,
+    tokenizer). The seed and learning rate default to the params'."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    rows: list[dict] = []
     seed = p.seed if seed is None else seed
     learning_rate = p.learning_rate if learning_rate is None else learning_rate
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    config = SFTConfig(
+        output_dir=output_dir, seed=seed, data_seed=seed, learning_rate=learning_rate,
+        num_train_epochs=p.epochs, per_device_train_batch_size=p.batch_size,
+        lr_scheduler_type="cosine", warmup_steps=p.warmup_ratio, weight_decay=p.weight_decay,
+        max_length=p.max_length, logging_steps=p.logging_steps, save_strategy="no",
+        report_to=[], bf16=False, fp16=False, gradient_checkpointing=False, use_cpu=not torch.cuda.is_available(),
+        completion_only_loss=True, dataloader_num_workers=0,
+        # Batches of similar length: IFT and EFT examples differ ~2x in length, and padding
+        # a mixed batch to its longest example wasted about a third of the compute.
+        train_sampling_strategy="group_by_length",
+    )
+    return SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
+                      callbacks=list(callbacks)), tok
+
+
+def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, seed: int | None = None,
+          learning_rate: float | None = None, token_budget: float | None = None) -> dict:
+    """Train the model in `model_dir` on `data` (see `trainer`) and save it to `out`;
+    `token_budget` replaces `p.epochs` by as many passes (a fraction, usually) as train on that many
+    tokens (the baseline stage sets it, with its own seed and learning rate)."""
+    rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        config = SFTConfig(
-            output_dir=tmp, seed=seed, data_seed=seed, learning_rate=learning_rate,
-            num_train_epochs=p.epochs, per_device_train_batch_size=p.batch_size,
-            lr_scheduler_type="cosine", warmup_steps=p.warmup_ratio, weight_decay=p.weight_decay,
-            max_length=p.max_length, logging_steps=p.logging_steps, save_strategy="no",
-            report_to=[], bf16=False, fp16=False, gradient_checkpointing=False, use_cpu=not torch.cuda.is_available(),
-            completion_only_loss=True, dataloader_num_workers=0,
-            # Batches of similar length: IFT and EFT examples differ ~2x in length, and padding
-            # a mixed batch to its longest example wasted about a third of the compute.
-            train_sampling_strategy="group_by_length",
-        )
-        trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
-                             callbacks=[trainlog.callback(rows, LOG)])
-        tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
+        tr, tok = trainer(model_dir, data, p, tmp, seed=seed, learning_rate=learning_rate,
+                          callbacks=[trainlog.callback(rows, LOG)])
+        tokens = sum(len(x) for x in tr.train_dataset["input_ids"])
         if token_budget is not None:  # read by Trainer.train() when it plans its steps
-            trainer.args.num_train_epochs = token_budget / tokens
-        epochs = trainer.args.num_train_epochs
-        result, wall = trainlog.fit(trainer, tok, out, log_path, rows, LOG)
+            tr.args.num_train_epochs = token_budget / tokens
+        epochs = tr.args.num_train_epochs
+        result, wall = trainlog.fit(tr, tok, out, log_path, rows, LOG)
     return {"steps": result.global_step, "train_loss": round(result.training_loss, 5),
             "final_logged_loss": rows[-1]["loss"] if rows else None,
             "tokens_per_epoch": tokens, "epochs": round(epochs, 4), "train_seconds": round(wall, 1),

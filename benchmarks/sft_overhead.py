@@ -1,0 +1,118 @@
+"""Benchmark: the sft stage's training throughput beside a plain PyTorch loop on the same batches.
+
+    python benchmarks/sft_overhead.py [--steps 150] [--out reports/benchmarks/sft_overhead.json]
+
+Both train the same M0 (data/models/m0) on the same batches: the first `--steps` batches of the
+stage's own TRL SFTTrainer (psrlm.sft.trainer, the default params, group-by-length sampling), once
+through `trainer.train()` and once through a loop of forward, backward, AdamW step (same learning
+rate, betas, weight decay; no scheduler, no TRL, no Trainer). Tokens are the batches' real
+(non-pad) tokens; the first `--warmup` steps of each are not timed. The report also gives the
+padding share of those batches (pad tokens / all tokens) and the machine's fp32 matmul speed
+measured in the same run, so that figures from different days compare (a number measured on a
+slow day is slow for both). A speed goal is measured here, never asserted in a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def matmul_gflops(seconds: float = 2.0, n: int = 512) -> float:
+    """fp32 GFLOP/s of square matmuls on this machine now: the day's yardstick."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return round(2 * n ** 3 * count / (time.perf_counter() - start) / 1e9, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--model", default="data/models/m0")
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--out", default="reports/benchmarks/sft_overhead.json")
+    args = ap.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import polars as pl
+    import torch
+    from transformers import TrainerCallback
+
+    from psrlm import prompts
+    from psrlm.params import PromptsParams, load_section
+    from psrlm.sft import SftParams, as_chat, sft_examples, trainer
+
+    p = load_section(args.params, "sft", SftParams)
+    templates = load_section(args.params, "prompts", PromptsParams)
+    n = args.steps * p.batch_size * 4  # enough examples for the steps, in the stage's mix
+    ift = pl.read_parquet("data/prepare/ift_train.parquet").head(round(n * (1 - p.eft_fraction)))
+    eft = pl.read_parquet("data/prepare/eft_train.parquet")
+    data = as_chat(sft_examples(ift, eft, p.eft_fraction, p.seed, prompts.template(templates.solve),
+                                prompts.template(templates.judge)))
+    gflops_before = matmul_gflops()
+
+    times: dict[int, float] = {}
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, a, state, control, **kw):
+            times[state.global_step] = time.perf_counter()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tr, _ = trainer(args.model, data, p, tmp, callbacks=[Clock()])
+        batches = []
+        for batch in tr.get_train_dataloader():
+            batches.append(batch)
+            if len(batches) == args.steps:
+                break
+        real = [int(b["attention_mask"].sum()) for b in batches]
+        slots = [b["attention_mask"].numel() for b in batches]
+        timed = sum(real[args.warmup:])
+        tr.args.max_steps = args.steps
+        tr.train()
+        trl_s = times[args.steps] - times[args.warmup]
+
+        # The plain loop: a fresh M0, the same batches in the same order.
+        torch.manual_seed(p.seed)
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=p.learning_rate, weight_decay=p.weight_decay)
+        for k, b in enumerate(batches):
+            if k == args.warmup:
+                start = time.perf_counter()
+            loss = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
+                         labels=b["labels"]).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        raw_s = time.perf_counter() - start
+
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "matmul_gflops": [gflops_before, matmul_gflops()],
+        "steps_timed": args.steps - args.warmup, "batch_size": p.batch_size,
+        "tokens_timed": timed,
+        "trl_tokens_per_second": round(timed / trl_s, 1),
+        "raw_tokens_per_second": round(timed / raw_s, 1),
+        "trl_over_raw": round(raw_s / trl_s, 3),
+        "padding_share": round(1 - sum(real) / sum(slots), 4),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
