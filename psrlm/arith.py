@@ -164,6 +164,37 @@ def check_step(text: str, index: int, prev: int, op: str, b: int, final: bool) -
     return "correct"
 
 
+def solution_right(output: str, start: int, ops: list[str], operands: list[int]) -> bool:
+    """Whether a whole solution is the gold one step by step: one line per operation, each
+    `check_step`-correct from the true previous value, the last with the answer boxed. A right
+    final answer reached past a wrong step (`46 + 11 = 58.` then `58 / 3 = 19.`) is not."""
+    lines = output.strip().split("\n")
+    if len(lines) != len(ops):
+        return False
+    prev = start
+    for i, (line, op, b) in enumerate(zip(lines, ops, operands)):
+        if check_step(line, i + 1, prev, op, b, i == len(ops) - 1) != "correct":
+            return False
+        prev = apply(prev, op, b)
+    return True
+
+
+def arithmetic_right(output: str) -> tuple[int, int]:
+    """(steps whose result is right for the operands they wrote, steps that parse), over the
+    leading step lines of a solution: the solver's arithmetic, apart from what it chose to compute."""
+    right = written = 0
+    for line in output.strip().split("\n"):
+        s = parse_step(line)
+        if s is None:
+            break
+        written += 1
+        try:
+            right += apply(s.a, s.op, s.b) == s.c
+        except ValueError:  # an inexact division has no right result
+            pass
+    return right, written
+
+
 def step_truth(text: str, prefix_steps: list[str], start: int, ops: list[str],
                operands: list[int]) -> str:
     """Ground truth of a candidate next step written after `prefix_steps` (the steps chosen before

@@ -93,6 +93,9 @@ EVAL_SOLVE = Schema(
         "answer": pl.String(),  # last \boxed{} of the output; null when there is none
         "gold_answer": pl.String(),
         "status": pl.String(),  # correct | wrong | no_answer
+        "steps_right": pl.Boolean(),  # every step is the gold step (psrlm.arith.solution_right)
+        "arithmetic_right": pl.Int64(),  # written steps whose result fits their own operands
+        "steps_written": pl.Int64(),  # leading lines that parse as steps
     },
     key=("problem_id",),
     nullable=frozenset({"answer"}),

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import grade, prompts
+from psrlm import arith, grade, prompts
 from psrlm.errors import PsrlmError, run
 from psrlm.engine import EngineParams, Sampling, build
 from psrlm.params import PromptsParams, load_section
@@ -53,8 +53,14 @@ class EvaluateParams:
 
 def score_solutions(test: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
     answers = [prompts.final_answer(o) for o in outputs]
+    rows = test.select("start", "ops", "operands").iter_rows()
+    steps_right = [arith.solution_right(o, *r) for o, r in zip(outputs, rows)]
+    arithmetic = [arith.arithmetic_right(o) for o in outputs]
     return test.select("problem_id", "gold_answer").with_columns(
         output=pl.Series(outputs, dtype=pl.String), answer=pl.Series(answers, dtype=pl.String),
+        steps_right=pl.Series(steps_right, dtype=pl.Boolean),
+        arithmetic_right=pl.Series([r for r, _ in arithmetic], dtype=pl.Int64),
+        steps_written=pl.Series([n for _, n in arithmetic], dtype=pl.Int64),
     ).with_columns(status=pl.when(pl.col("answer").is_null()).then(pl.lit("no_answer"))
                    .when(pl.col("answer") == pl.col("gold_answer")).then(pl.lit("correct"))
                    .otherwise(pl.lit("wrong")))
@@ -133,7 +139,13 @@ def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
     return {
         "synthetic": {"n": len(solve),
                       "accuracy": round(float((solve["status"] == "correct").mean()), 4),
-                      "no_answer": int((solve["status"] == "no_answer").sum()), **step_stats(solve["output"])},
+                      "no_answer": int((solve["status"] == "no_answer").sum()),
+                      # A right answer is not a right solution: the share solved with every step
+                      # right, and the share of written steps whose result fits their operands.
+                      "steps_right_accuracy": round(float(solve["steps_right"].mean()), 4),
+                      "step_arithmetic": round(solve["arithmetic_right"].sum() / solve["steps_written"].sum(), 4)
+                      if solve["steps_written"].sum() else None,
+                      **step_stats(solve["output"])},
         "judge": {"n": len(judge), "accuracy": _acc(judge),
                   "accuracy_a": _acc(judge.filter(pl.col("better") == "A")),
                   "accuracy_b": _acc(judge.filter(pl.col("better") == "B")),

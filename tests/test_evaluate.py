@@ -37,3 +37,23 @@ def test_consistency_counts_only_pairs_in_both_orders_and_invalid_is_never_consi
     assert evaluate.position_consistency(OWN, judged) == (1, 3)
     flipped = evaluate.score_judgments(OWN, ["[[B]]", "[[A]]"] + OUTPUTS[2:])  # p0: wrong but consistent
     assert evaluate.position_consistency(OWN, flipped) == (1, 3)
+
+
+def test_a_right_answer_past_a_wrong_step_is_not_a_right_solution():
+    test = pl.DataFrame({"problem_id": ["a", "b", "c"], "gold_answer": ["38", "38", "7"],
+                         "start": [46, 46, 3], "ops": [["+", "/", "*"]] * 2 + [["+"]],
+                         "operands": [[11, 3, 2]] * 2 + [[4]]})
+    outputs = [
+        "Step 1: 46 + 11 = 57.\nStep 2: 57 / 3 = 19.\nStep 3: 19 * 2 = 38. The answer is \\boxed{38}.",
+        "Step 1: 46 + 11 = 58.\nStep 2: 58 / 3 = 19.\nStep 3: 19 * 2 = 38. The answer is \\boxed{38}.",
+        "Step 1: 3 + 4 = 7.",  # right result, answer not boxed
+    ]
+    solve = evaluate.score_solutions(test, outputs)
+    assert solve["status"].to_list() == ["correct", "correct", "no_answer"]
+    assert solve["steps_right"].to_list() == [True, False, False]
+    # arithmetic: 3 of 3; 46 + 11 = 58 is wrong and 58 / 3 has no exact result, 19 * 2 = 38 fits; 1 of 1
+    assert solve["arithmetic_right"].to_list() == [3, 1, 1]
+    assert solve["steps_written"].to_list() == [3, 3, 1]
+    m = evaluate.metrics(solve, evaluate.score_judgments(OWN, OUTPUTS))["synthetic"]
+    assert m["accuracy"] == round(2 / 3, 4) and m["steps_right_accuracy"] == round(1 / 3, 4)
+    assert m["step_arithmetic"] == round(5 / 7, 4)
