@@ -65,6 +65,8 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
             "judge_own_consistency": e["judge"].get("own_position_consistency"),
             "steps_per_answer": e["synthetic"].get("steps_per_answer"),
             "step_chars": e["synthetic"].get("step_chars"),
+            "steps_right_accuracy": e["synthetic"].get("steps_right_accuracy"),
+            "step_arithmetic": e["synthetic"].get("step_arithmetic"),
             "pairs": s.get("pairs"), "pair_precision": s.get("pair_precision"),
             "judge_accuracy_self": s.get("judge_accuracy_self"),
             "position_consistency": s.get("position_consistency"),
@@ -121,8 +123,13 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
                      f"{pct(j.get('own_accuracy_b'))} | {pct(j.get('own_position_consistency'))} | "
                      f"{j.get('own_invalid', '–')} |")
     lines += ["", "## Steps per answer and step length (paper Tables 7-8; synthetic test)", "",
-              "| model | steps per answer | characters per step |", "|---|---|---|"]
-    lines += [f"| {r['model'].upper()} | {r['steps_per_answer']} | {r['step_chars']} |" for r in rows]
+              "A right answer is not always a right solution: solved with every step right, and the share",
+              "of written steps whose result fits their own operands (psrlm.arith).", "",
+              "| model | steps per answer | characters per step | solved | solved, every step right "
+              "| step arithmetic |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model'].upper()} | {r['steps_per_answer']} | {r['step_chars']} | "
+              f"{pct(r['synthetic_accuracy'])} | {pct(r['steps_right_accuracy'])} | {pct(r['step_arithmetic'])} |"
+              for r in rows]
     lines += ["", f"## Search and the ground-truth audit (iteration i searches with M(i); judge: {judge}, "
               f"seed {seed})", "",
               "| iteration | prompts | judge calls per step | invalid verdicts | rollbacks | unfinished | pairs "

@@ -84,6 +84,9 @@ def test_evaluate_grades_the_benchmark_subsets(pipeline):
         assert b["n"] == bench.filter(pl.col("benchmark") == name).height
         assert sum(b["statuses"].values()) == b["n"]
     assert "steps_per_answer" in report["synthetic"]
+    # every step right implies the right answer, never the other way round
+    assert 0 <= report["synthetic"]["steps_right_accuracy"] <= report["synthetic"]["accuracy"]
+    assert report["synthetic"]["step_arithmetic"] is None or 0 <= report["synthetic"]["step_arithmetic"] <= 1
 
 
 def test_report_has_the_tables_and_plots(pipeline):
@@ -99,6 +102,7 @@ def test_report_has_the_tables_and_plots(pipeline):
     with (pipeline / "reports/summary/iterations.tsv").open() as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert [r["model"] for r in rows] == ["m1", "m2", "m3"]
+    assert all(r["steps_right_accuracy"] != "" for r in rows)
     for png in ("accuracy", "judge_accuracy", "pair_precision", "steps"):
         data = (pipeline / f"reports/summary/plots/{png}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
