@@ -9,6 +9,7 @@ prepare.sede=3`) fails loudly instead of being ignored.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -38,10 +39,17 @@ class PipelineParams:
     models_to_evaluate: tuple[str, ...]
 
 
+_DECIMAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # a plain decimal, no nan/inf
+
+
 def _coerce(value, hint, where: str):
     """Check `value` against a type hint; lists become tuples so the dataclass stays frozen."""
     origin = typing.get_origin(hint)
     if hint is float:
+        # PyYAML reads YAML 1.1, where an exponent without a dot is a string: `dvc exp run -S
+        # dpo.learning_rate=5e-5` writes 5e-05, which must still be the number it spells.
+        if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{where}: expected a number, got {value!r}")
         return float(value)

@@ -45,3 +45,19 @@ def _edited(tmp_path: Path, edit) -> Path:
 def test_bad_params_name_section_and_key(tmp_path, edit, message):
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_section(_edited(tmp_path, edit), "prepare", PrepareParams)
+
+
+def test_an_exponent_without_a_dot_is_still_a_number(tmp_path):
+    # `dvc exp run -S dpo.learning_rate=5e-5` writes 5e-05, which YAML 1.1 (PyYAML) reads as a string
+    from psrlm.sft import SftParams
+
+    path = tmp_path / "params.yaml"
+    text = (ROOT / "params.yaml").read_text().replace("  learning_rate: 0.001\n", "  learning_rate: 5e-05\n", 1)
+    assert "5e-05" in text
+    path.write_text(text)
+    assert yaml.safe_load(text)["sft"]["learning_rate"] == "5e-05"
+    assert load_section(path, "sft", SftParams).learning_rate == 5e-05
+    for bad in ("fast", "nan", "1e", "--1"):
+        path.write_text(text.replace("5e-05", bad))
+        with pytest.raises(ParamsError, match="sft.learning_rate: expected a number"):
+            load_section(path, "sft", SftParams)
