@@ -57,6 +57,8 @@ class SearchConfig:
     max_loops: int  # loop iterations before a problem is given up (paper: 20)
     both_orders: bool  # judge (a, b) and (b, a) for every distinct pair (Eq. 2)
     seed: int
+    # Points per sample that wrote the candidate, added to its Eq. 2 wins (0: the paper's score).
+    multiplicity_weight: int = 0
 
 
 @dataclass
@@ -84,15 +86,19 @@ def comparisons(n: int, both_orders: bool) -> list[tuple[int, int]]:
     return [(i, j) for i in range(n) for j in range(n) if i != j and (both_orders or i < j)]
 
 
-def scores(n: int, verdicts: Sequence[tuple[int, int, str | None]]) -> list[int]:
+def scores(n: int, verdicts: Sequence[tuple[int, int, str | None]],
+           multiplicity: Sequence[int] = (), weight: int = 0) -> list[int]:
     """Eq. 2: a candidate's score is the number of comparisons it wins. An invalid verdict (None)
-    is neither a win nor a loss for anyone."""
+    is neither a win nor a loss for anyone. With `weight`, each of the w samples that wrote the
+    candidate adds `weight` points: the model's own agreement, a vote the judge cannot copy."""
     wins = [0] * n
     for a, b, v in verdicts:
         if v == "A":
             wins[a] += 1
         elif v == "B":
             wins[b] += 1
+    if weight:
+        wins = [w + weight * m for w, m in zip(wins, multiplicity, strict=True)]
     return wins
 
 
@@ -156,7 +162,7 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
             if len(d) == 1:  # a single distinct candidate: accepted, no pair, no rollback
                 score, chosen, rejected = None, 0, None
             else:
-                score = scores(len(d), verdicts)
+                score = scores(len(d), verdicts, [m for _, m in d], cfg.multiplicity_weight)
                 chosen, rejected = pick(score, order)
             for i, (text, mult) in enumerate(d):
                 step_rows.append({"problem_id": s.problem_id, "loop": loop, "step_idx": step_idx,

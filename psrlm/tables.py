@@ -145,7 +145,7 @@ SEARCH_STEPS = Schema(
         "prefix_steps": pl.List(pl.String()),  # the chosen steps this candidate was written after
         "text": pl.String(),
         "multiplicity": pl.Int64(),  # how many of the w samples were this text
-        "score": pl.Int64(),  # Eq. 2 wins; null when it was the only distinct candidate
+        "score": pl.Int64(),  # Eq. 2 wins (+ search.multiplicity_weight x multiplicity); null if alone
         "tie_rank": pl.Int64(),  # seeded order that breaks ties for best and worst (lower first)
         "chosen": pl.Boolean(),
         "rejected": pl.Boolean(),

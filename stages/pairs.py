@@ -1,12 +1,13 @@
 """Stage `pairs`: the step-level preference pairs of one iteration, from the search's tables only.
 
 Eq. 2 scores are recomputed from the judgments (pure polars): a candidate's score is the number of
-comparisons it wins; an unparseable verdict is neither a win nor a loss. Chosen = best score,
+comparisons it wins, plus `search.multiplicity_weight` points per sample that wrote it; an
+unparseable verdict is neither a win nor a loss. Chosen = best score,
 rejected = worst, ties broken by the recorded seeded rank; a loop whose candidates all tie has no
 pair (it rolled back), and neither does a loop whose chosen step was later rolled back. The
 recomputed choices are checked against the search's: a mismatch is an error, not a warning.
 
-Reads:  --steps (SEARCH_STEPS), --judgments (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
+Reads:  params.yaml [search.multiplicity_weight]; --steps (SEARCH_STEPS), --judgments (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
 Writes: --out (PAIRS): TRL's `prompt`, `chosen`, `rejected` plus keys, scores, `is_final_step`;
         --report, the iteration's search metrics (DVC metrics), with the ground-truth audit:
         `judge_accuracy_self` (verdicts on the model's own right-vs-wrong candidates, an invalid
@@ -28,21 +29,24 @@ from pathlib import Path
 import polars as pl
 
 from psrlm.errors import PsrlmError, run
+from psrlm.params import load_key
 from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_table)
 
 LOOP = ["problem_id", "iteration", "loop"]
 
 
-def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame) -> pl.LazyFrame:
-    """Steps with `score_re`, `chosen_re`, `rejected_re` recomputed from the judgments alone."""
+def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight: int = 0) -> pl.LazyFrame:
+    """Steps with `score_re`, `chosen_re`, `rejected_re` recomputed from the judgments and the
+    candidates' multiplicities alone (psrlm.search.scores)."""
     wins = (judgments.filter(pl.col("verdict").is_not_null())
             .select(*LOOP, candidate_idx=pl.when(pl.col("verdict") == "A")
                     .then(pl.col("candidate_a")).otherwise(pl.col("candidate_b")))
             .group_by(*LOOP, "candidate_idx").agg(wins=pl.len().cast(pl.Int64)))
     out = steps.join(wins, on=[*LOOP, "candidate_idx"], how="left").with_columns(
         n=pl.len().over(LOOP))
-    out = out.with_columns(score_re=pl.when(pl.col("n") > 1).then(pl.col("wins").fill_null(0)))
+    out = out.with_columns(score_re=pl.when(pl.col("n") > 1).then(
+        pl.col("wins").fill_null(0) + multiplicity_weight * pl.col("multiplicity")))
     spread = pl.col("score_re").max().over(LOOP) > pl.col("score_re").min().over(LOOP)
     best = pl.col("score_re") == pl.col("score_re").max().over(LOOP)
     worst = pl.col("score_re") == pl.col("score_re").min().over(LOOP)
@@ -118,13 +122,16 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--steps", required=True)
     ap.add_argument("--judgments", required=True)
     ap.add_argument("--solutions", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
-    steps = recompute(read_table(args.steps, SEARCH_STEPS), read_table(args.judgments, SEARCH_JUDGMENTS))
+    weight = load_key(args.params, "search.multiplicity_weight", int)
+    steps = recompute(read_table(args.steps, SEARCH_STEPS), read_table(args.judgments, SEARCH_JUDGMENTS),
+                      weight)
     checked = steps.select(
         score=(pl.col("score").eq_missing(pl.col("score_re"))).all(),
         chosen=(pl.col("chosen") == pl.col("chosen_re")).all(),

@@ -48,6 +48,7 @@ class SearchParams:
     max_judge_tokens: int
     max_loops: int
     both_orders: bool
+    multiplicity_weight: int
     pool_limit: int | None
 
     def check(self) -> None:
@@ -55,6 +56,8 @@ class SearchParams:
             raise ParamsError("search: width must be at least 2")
         if self.judge not in JUDGES:
             raise ParamsError(f"search: judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
+        if self.multiplicity_weight < 0:
+            raise ParamsError("search: multiplicity_weight must be 0 or more")
 
 
 def truth_labeler(pool: pl.DataFrame):
@@ -116,7 +119,7 @@ def main() -> None:
                         for r in requests]
             return [o[0] for o in eng.generate(rendered, 1, judge_sp, seed, "judge")]
 
-    cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, seed)
+    cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, seed, p.multiplicity_weight)
     start = time.time()
     steps, judgments, solutions = search.run_search(
         list(zip(pool["problem_id"], pool["problem"])), Bound(), cfg, solve_prompt)

@@ -26,8 +26,9 @@ class RandomJudge:
         return [self.rng.choice(["[[A]]", "[[B]]", "[[B]]", "no idea", "[[A]] [[B]]"]) for _ in requests]
 
 
-def tables(seed):
-    cfg = search.SearchConfig(width=4, max_loops=20, both_orders=True, seed=seed)
+def tables(seed, multiplicity_weight=0):
+    cfg = search.SearchConfig(width=4, max_loops=20, both_orders=True, seed=seed,
+                              multiplicity_weight=multiplicity_weight)
     steps, judgments, sols = search.run_search([(f"p{i}", f"q{i}") for i in range(30)], RandomJudge(seed),
                                                cfg, lambda q, s: q + "|" + "\n".join(s))
     steps = pl.DataFrame(steps, schema_overrides={"score": pl.Int64}).with_columns(
@@ -39,9 +40,10 @@ def tables(seed):
 
 
 def test_recomputed_scores_and_choices_equal_the_search():
-    for seed in range(5):
-        steps, judgments, _ = tables(seed)
-        re = pairs.recompute(steps.lazy(), judgments.lazy()).collect().sort("problem_id", "loop", "candidate_idx")
+    for seed, weight in [(s, w) for s in range(5) for w in (0, 2)]:
+        steps, judgments, _ = tables(seed, weight)
+        re = (pairs.recompute(steps.lazy(), judgments.lazy(), weight).collect()
+              .sort("problem_id", "loop", "candidate_idx"))
         assert re["score"].eq_missing(re["score_re"]).all()
         assert (re["chosen"] == re["chosen_re"]).all() and (re["rejected"] == re["rejected_re"]).all()
         assert judgments["verdict"].null_count() > 0  # invalid verdicts were present and ignored
@@ -121,3 +123,10 @@ def test_audit_metrics_have_the_values_worked_out_by_hand():
     assert m["candidate_accuracy_by_step"] == {"1": round(2 / 6, 4), "2": round(2 / 6, 4)}
     assert m["invalid_verdicts"] == 1 and m["invalid_by_reason"] == {"no_verdict": 1}
     assert m["judge_calls"] == 8 and m["steps"] == 2 and m["judge_calls_per_step"] == 4.0
+
+
+def test_recomputing_with_another_multiplicity_weight_disagrees_with_the_search():
+    # The stage's mismatch check can fail: scores made with weight 2 are not those of weight 0.
+    steps, judgments, _ = tables(0, multiplicity_weight=2)
+    re = pairs.recompute(steps.lazy(), judgments.lazy(), 0).collect()
+    assert not re["score"].eq_missing(re["score_re"]).all()

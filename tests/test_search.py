@@ -161,3 +161,18 @@ def test_search_stage_labels_each_candidate_against_its_recorded_prefix():
     assert out["correct"].to_list() == [True, True, True]
     wrong = stage.with_truth(rows.with_columns(text=pl.lit("Step 2: 78 + 3 = 80.")), stage.truth_labeler(pool))
     assert wrong["truth"].to_list() == ["wrong_index", "wrong_result", "wrong_operand"]
+
+
+def test_multiplicity_weight_adds_points_per_sample_and_breaks_a_judge_tie():
+    assert search.scores(2, [(0, 1, "A"), (1, 0, "A")]) == [1, 1]  # position-biased judge: a tie
+    assert search.scores(2, [(0, 1, "A"), (1, 0, "A")], [3, 1], weight=2) == [7, 3]
+    # The same tie in a search: with weight 0 it rolls back, with weight 1 the majority step wins.
+    steps = {("p", 0): [["good", "good", "good", "bad"]], ("p", 1): [["good \\boxed{1}"] * 4]}
+    for weight, chosen in ((0, None), (1, "good")):
+        cfg = search.SearchConfig(width=4, max_loops=1, both_orders=True, seed=0,
+                                  multiplicity_weight=weight)
+        rows, _, sols = search.run_search([("p", "p")], Scripted({k: [list(v[0])] for k, v in steps.items()}),
+                                          cfg, solve)
+        picked = [r["text"] for r in rows if r["chosen"]]
+        assert picked == ([] if chosen is None else [chosen])
+        assert sols[0]["rollbacks"] == (1 if chosen is None else 0)
