@@ -289,3 +289,53 @@ def judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: s
         lines.append(f"{name}: {fields}. {'Right' if ok else 'Wrong'}.")
     lines.append(f"[[{better}]]")
     return "\n".join(lines)
+
+
+# What undoes each operation in the inverse check; `*` is checked by the commuted product instead
+# (undoing it by division leaves remainders for every wrong result).
+_UNDO = {"+": "-", "-": "+", "/": "*"}
+
+
+def inverse_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
+                     final: bool, sentence: str) -> str:
+    """Target judge output of prompts/judge_v2: check each candidate by a different path from the
+    solver's. Its result is undone with the problem's operation (`87 + 9 = 96` checks
+    `96 - 9 = 87`) and held against the value the step starts from; a product is recomputed
+    commuted (`4 * 8` for `8 * 4`). The solver's own line is never written.
+
+    Why (issue 12): judge_v1 writes the right step first, and on the model's own candidates it
+    copies the wrong candidate's result into that line 37% of the time (176 of 470 held-out own
+    pairs, the verdict then always wrong). Here each check is a different sum for each candidate,
+    so there is no one line to copy; a check that merely copies gives `96` for both, a tie, not a
+    wrong verdict.
+    """
+    lines = [f"Next: {sentence}"]
+    for name, cand in (("A", cand_a), ("B", cand_b)):
+        s = parse_step(cand)
+        ok = check_step(cand, index, prev, op, b, final) == "correct"
+        if s is None:
+            body = "not a step"
+        elif op == "*":
+            x = b * prev
+            body = f"{b} * {prev} = {x}, {x} {s.c} {'ok' if x == s.c else 'no'}"
+        else:
+            x = apply(s.c, _UNDO[op], b)
+            body = f"{s.c} {_UNDO[op]} {b} = {x}, {x} {prev} {'ok' if x == prev else 'no'}"
+        if s is not None and (final or s.boxed is not None):
+            body += f", answer {'ok' if final and s.boxed == s.c else 'no'}"
+        lines.append(f"{name}: {body}. {'Right' if ok else 'Wrong'}.")
+    lines.append(f"[[{better}]]")
+    return "\n".join(lines)
+
+
+# The target judgment of each judge prompt (prompts.judge): a prompt version and the output it asks
+# for change together.
+JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment}
+
+
+def judgment_for(template: str):
+    """The target-judgment function of judge prompt `template` (a KeyError names it otherwise)."""
+    if template not in JUDGMENTS:
+        raise KeyError(f"no target judgment is defined for judge prompt {template!r}; "
+                       f"known: {', '.join(sorted(JUDGMENTS))}")
+    return JUDGMENTS[template]

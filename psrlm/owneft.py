@@ -52,7 +52,7 @@ def rollouts(problems: Sequence[tuple[str, str, int]], sample: Sampler, width: i
 
 
 def own_pairs(steps: Sequence[dict], problems: dict[str, arith.Problem], per_step: int, seed: int,
-              origin: str) -> list[dict]:
+              origin: str, judgment=arith.judgment) -> list[dict]:
     """EFT rows (psrlm.tables.EFT) from labelled candidates (`rollouts` rows with `correct` and
     `truth`): at each (problem, step) with right and wrong candidates, up to `per_step` distinct
     (right, wrong) pairs drawn with the seed, each in both orders. The target judgment checks the
@@ -83,6 +83,6 @@ def own_pairs(steps: Sequence[dict], problems: dict[str, arith.Problem], per_ste
                     "candidate_a": a["text"], "candidate_b": b["text"],
                     "a_correct": a["correct"], "b_correct": b["correct"], "better": better,
                     "origin": f"{origin}:{bad['truth']}",
-                    "judgment": arith.judgment(a["text"], b["text"], better, *check, sentence),
+                    "judgment": judgment(a["text"], b["text"], better, *check, sentence),
                 })
     return out

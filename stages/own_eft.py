@@ -98,7 +98,8 @@ def main() -> None:
         r["correct"] = r["truth"] == "correct"
     steps = pl.DataFrame(rows, schema=OWN_STEPS.polars_schema())
     eft = pl.DataFrame(owneft.own_pairs(rows, problems, p.pairs_per_step, p.seed,
-                                        f"own:{Path(args.model).name}"),
+                                        f"own:{Path(args.model).name}",
+                                        arith.judgment_for(templates.judge)),
                        schema=EFT.polars_schema())
     out = Path(args.out)
     write_tables([(steps, out / "steps.parquet", OWN_STEPS), (eft, out / "eft.parquet", EFT)])

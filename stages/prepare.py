@@ -32,7 +32,7 @@ import polars as pl
 from psrlm import arith
 from psrlm.benchmarks import load_benchmark
 from psrlm.errors import PsrlmError, run
-from psrlm.params import ParamsError, load_section
+from psrlm.params import ParamsError, load_key, load_section
 from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, write_tables
 
 
@@ -120,7 +120,8 @@ def problem_rows(problems: list[arith.Problem], prefix: str) -> pl.DataFrame:
 
 
 def eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
-             d: arith.Difficulty, corruption_weights: dict[str, float]) -> pl.DataFrame:
+             d: arith.Difficulty, corruption_weights: dict[str, float],
+             judgment=arith.judgment) -> pl.DataFrame:
     """One pair per problem: at a random step, the gold step against a corrupted one.
 
     The better step's position is exactly balanced (half A, half B, shuffled with the seed).
@@ -144,8 +145,8 @@ def eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
             "pair_id": f"{pid}-s{idx}", "problem_id": pid, "problem": prob.text, "step_idx": idx,
             "prefix_steps": gold[: idx - 1], "candidate_a": cand_a, "candidate_b": cand_b,
             "a_correct": a_ok, "b_correct": b_ok, "better": better,
-            "origin": f"synthetic:{kind}", "judgment": arith.judgment(cand_a, cand_b, better, *check,
-                                                                    arith.step_sentence(prob.text, idx)),
+            "origin": f"synthetic:{kind}", "judgment": judgment(cand_a, cand_b, better, *check,
+                                                              arith.step_sentence(prob.text, idx)),
         })
     return pl.DataFrame(rows, schema=EFT.polars_schema())
 
@@ -157,6 +158,12 @@ def main() -> None:
     ap.add_argument("--report", default="reports/prepare.json")
     args = ap.parse_args()
     p = load_section(args.params, "prepare", PrepareParams)
+    # The EFT targets are written in the judgment format that the judge prompt asks for.
+    template = load_key(args.params, "prompts.judge", str)
+    try:
+        judgment = arith.judgment_for(template)
+    except KeyError as e:
+        raise ParamsError(f"prompts.judge: {e.args[0]}") from None
     out = Path(args.out)
 
     # Benchmarks first: a missing or broken file fails before anything is generated or written.
@@ -182,9 +189,9 @@ def main() -> None:
     tables = [
         (problem_rows(split["ift_train"], "ift"), out / "ift_train.parquet", PROBLEMS),
         (eft_rows(random.Random(p.seed + 1), split["eft_train"], "eft_train", d,
-                  p.corruption_weights), out / "eft_train.parquet", EFT),
+                  p.corruption_weights, judgment), out / "eft_train.parquet", EFT),
         (eft_rows(random.Random(p.seed + 2), split["eft_test"], "eft_test", d,
-                  p.corruption_weights), out / "eft_test.parquet", EFT),
+                  p.corruption_weights, judgment), out / "eft_test.parquet", EFT),
         (problem_rows(split["test"], "test"), out / "test.parquet", PROBLEMS),
         (bench, out / "benchmarks.parquet", BENCHMARKS),
         (problem_rows(split["judge_train"], "judge_train"), out / "judge_train.parquet", PROBLEMS),

@@ -126,3 +126,32 @@ TRUTH = dict(start=83, ops=["-", "+", "/"], operands=[5, 3, 3])
 ])
 def test_step_truth_is_relative_to_the_value_the_prefix_claims(prefix, text, label):
     assert arith.step_truth(text, prefix, **TRUTH) == label
+
+
+def test_inverse_judgment_undoes_each_candidate_and_never_writes_the_solvers_line():
+    text = arith.inverse_judgment("Step 2: 96 - 9 = 87.", "Step 2: 96 - 9 = 97.", "A", 2, 96, "-", 9,
+                                  False, "Jack gives away 9.")
+    assert text.splitlines() == ["Next: Jack gives away 9.", "A: 87 + 9 = 96, 96 96 ok. Right.",
+                                 "B: 97 + 9 = 106, 106 96 no. Wrong.", "[[A]]"]
+    assert "96 - 9" not in text  # the step as the solver writes it is not there to be copied
+    # A wrong operator is caught by undoing the problem's operation; a product is recomputed
+    # commuted; a final step's answer is checked; each label agrees with check_step.
+    for cand, op, b, prev, final, want in [
+        ("Step 1: 96 + 9 = 105.", "-", 9, 96, False, "105 + 9 = 114, 114 96 no. Wrong."),
+        ("Step 1: 12 / 3 = 4.", "/", 3, 12, False, "4 * 3 = 12, 12 12 ok. Right."),
+        ("Step 1: 8 * 4 = 33. The answer is \\boxed{33}.", "*", 4, 8, True,
+         "4 * 8 = 32, 32 33 no, answer ok. Wrong."),
+        ("Step 1: 8 * 4 = 32.", "*", 4, 8, True, "4 * 8 = 32, 32 32 ok, answer no. Wrong."),
+        ("Step 1: 5 + 3 = 8. The answer is \\boxed{8}.", "+", 3, 5, False,
+         "8 - 3 = 5, 5 5 ok, answer no. Wrong."),
+    ]:
+        line = arith.inverse_judgment(cand, "x", "A", 1, prev, op, b, final, "s").splitlines()[1]
+        assert line == "A: " + want
+        assert ("Right" in line) == (arith.check_step(cand, 1, prev, op, b, final) == "correct")
+
+
+def test_each_judge_prompt_names_its_target_judgment():
+    assert arith.judgment_for("judge_v1") is arith.judgment
+    assert arith.judgment_for("judge_v2") is arith.inverse_judgment
+    with pytest.raises(KeyError, match="judge_v9"):
+        arith.judgment_for("judge_v9")
