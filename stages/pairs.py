@@ -7,9 +7,10 @@ rejected = worst, ties broken by the recorded seeded rank; a loop whose candidat
 pair (it rolled back), and neither does a loop whose chosen step was later rolled back. The
 recomputed choices are checked against the search's: a mismatch is an error, not a warning.
 
-Reads:  params.yaml [search.multiplicity_weight]; --steps (SEARCH_STEPS), --judgments (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
+Reads:  params.yaml [search.multiplicity_weight, pairs]; --steps (SEARCH_STEPS), --judgments (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
 Writes: --out (PAIRS): TRL's `prompt`, `chosen`, `rejected` plus keys, scores, `is_final_step`;
         --report, the iteration's search metrics (DVC metrics), with the ground-truth audit:
+        `pairs_unfiltered` and `pair_precision_unfiltered` (before the `pairs` filters),
         `judge_accuracy_self` (verdicts on the model's own right-vs-wrong candidates, an invalid
         verdict counting as wrong), `position_consistency` (candidate pairs judged validly in both
         orders that get the same winner both times), `pair_precision` (pairs whose chosen step is
@@ -24,12 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from psrlm.errors import PsrlmError, run
-from psrlm.params import load_key
+from psrlm.params import ParamsError, load_key, load_section
 from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_table)
 
@@ -43,8 +45,12 @@ def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight:
             .select(*LOOP, candidate_idx=pl.when(pl.col("verdict") == "A")
                     .then(pl.col("candidate_a")).otherwise(pl.col("candidate_b")))
             .group_by(*LOOP, "candidate_idx").agg(wins=pl.len().cast(pl.Int64)))
-    out = steps.join(wins, on=[*LOOP, "candidate_idx"], how="left").with_columns(
-        n=pl.len().over(LOOP))
+    # Comparisons each candidate took part in, either side, an invalid verdict included.
+    judged = (pl.concat([judgments.select(*LOOP, candidate_idx="candidate_a"),
+                         judgments.select(*LOOP, candidate_idx="candidate_b")])
+              .group_by(*LOOP, "candidate_idx").agg(judged=pl.len().cast(pl.Int64)))
+    out = (steps.join(wins, on=[*LOOP, "candidate_idx"], how="left")
+           .join(judged, on=[*LOOP, "candidate_idx"], how="left").with_columns(n=pl.len().over(LOOP)))
     out = out.with_columns(score_re=pl.when(pl.col("n") > 1).then(
         pl.col("wins").fill_null(0) + multiplicity_weight * pl.col("multiplicity")))
     spread = pl.col("score_re").max().over(LOOP) > pl.col("score_re").min().over(LOOP)
@@ -55,12 +61,27 @@ def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight:
     return out.with_columns(
         chosen_re=pl.when(pl.col("n") == 1).then(True).otherwise(spread & best & first_best),
         rejected_re=(pl.col("n") > 1) & spread & worst & first_worst,
-    ).drop("wins", "n")
+        # The judge was unanimous for it: it won every comparison it was in, in both orders.
+        unanimous=(pl.col("judged").fill_null(0) > 0) & (pl.col("wins").fill_null(0) == pl.col("judged")),
+    ).drop("wins", "judged", "n")
 
 
-def build_pairs(steps: pl.LazyFrame) -> pl.LazyFrame:
-    """One pair per kept loop with a rejected candidate."""
-    kept = steps.filter(pl.col("kept") & pl.col("chosen_re"))
+@dataclass(frozen=True)
+class PairsParams:
+    unanimous: bool
+    min_chosen_multiplicity: int
+
+    def check(self) -> None:
+        if self.min_chosen_multiplicity < 1:
+            raise ParamsError("pairs: min_chosen_multiplicity must be at least 1")
+
+
+def build_pairs(steps: pl.LazyFrame, p: PairsParams = PairsParams(False, 1)) -> pl.LazyFrame:
+    """One pair per kept loop with a rejected candidate, whose chosen step passes the filters of
+    `p` (the search's trajectory is the same either way: the filters only choose what DPO learns)."""
+    kept = steps.filter(pl.col("kept") & pl.col("chosen_re")
+                        & (pl.col("unanimous") | (not p.unanimous))
+                        & (pl.col("multiplicity") >= p.min_chosen_multiplicity))
     rej = steps.filter(pl.col("rejected_re")).select(
         *LOOP, rejected_text=pl.col("text"), rejected_score=pl.col("score_re"),
         rejected_correct=pl.col("correct"))
@@ -94,7 +115,6 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
                           hi=pl.max_horizontal("candidate_a", "candidate_b"), winner=winner)
             .group_by(*LOOP, "lo", "hi").agg(n=pl.len(), winners=pl.col("winner").n_unique())
             .filter(pl.col("n") == 2))
-    precise = pairs.filter(pl.col("chosen_correct") & ~pl.col("rejected_correct")).height
     invalid = judgments.filter(pl.col("verdict").is_null()).group_by("verdict_status").len()
     right_samples = steps["multiplicity"] * steps["correct"].fill_null(False).cast(pl.Int64)
     return {
@@ -107,7 +127,7 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
         "unfinished": int((~solutions["finished"]).sum()),
         "pairs": pairs.height, "pairs_per_prompt": frac(pairs.height, solutions.height),
         "judge_accuracy_self": frac(right, decisive.height), "judge_self_pairs": decisive.height,
-        "pair_precision": frac(precise, pairs.filter(pl.col("chosen_correct").is_not_null()).height),
+        "pair_precision": metrics_precision(pairs),
         "step_accuracy": frac(int(steps.filter(pl.col("kept"))["correct"].sum() or 0),
                               steps.filter(pl.col("kept")).height),
         # Sampled candidates that are right, each counted as often as it was sampled, and by step.
@@ -118,6 +138,13 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
                 n=pl.col("multiplicity").sum()).sort("step_idx").iter_rows()},
         "solution_accuracy_audit": frac(int(solutions["correct"].sum() or 0), solutions.height),
     }
+
+
+def metrics_precision(pairs: pl.DataFrame) -> float | None:
+    """Pairs whose chosen step is right and rejected step wrong, among the audited ones."""
+    audited = pairs.filter(pl.col("chosen_correct").is_not_null())
+    ok = audited.filter(pl.col("chosen_correct") & ~pl.col("rejected_correct")).height
+    return round(ok / audited.height, 4) if audited.height else None
 
 
 def main() -> None:
@@ -141,10 +168,15 @@ def main() -> None:
         if not ok:
             raise PsrlmError(f"{args.steps}: column '{what}' disagrees with the {what} recomputed "
                              f"from {args.judgments}")
-    pairs = build_pairs(steps).collect()
+    p = load_section(args.params, "pairs", PairsParams)
+    pairs = build_pairs(steps, p).collect()
+    unfiltered = build_pairs(steps).collect()
     report = metrics(read_table(args.steps, SEARCH_STEPS).collect(),
                      read_table(args.judgments, SEARCH_JUDGMENTS).collect(),
                      read_table(args.solutions, SEARCH_SOLUTIONS).collect(), pairs)
+    # What the filters removed, audited the same way: the pairs Eq. 2 alone would have kept.
+    report["pairs_unfiltered"] = unfiltered.height
+    report["pair_precision_unfiltered"] = metrics_precision(unfiltered)
     write_table(pairs, Path(args.out), PAIRS)
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

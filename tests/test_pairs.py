@@ -130,3 +130,23 @@ def test_recomputing_with_another_multiplicity_weight_disagrees_with_the_search(
     steps, judgments, _ = tables(0, multiplicity_weight=2)
     re = pairs.recompute(steps.lazy(), judgments.lazy(), 0).collect()
     assert not re["score"].eq_missing(re["score_re"]).all()
+
+
+def test_filters_keep_only_pairs_whose_chosen_step_won_every_comparison_or_was_sampled_often():
+    steps, judgments, _ = tables(0)
+    re = pairs.recompute(steps.lazy(), judgments.lazy())
+    every = pairs.build_pairs(re).collect()
+    unanimous = pairs.build_pairs(re, pairs.PairsParams(unanimous=True, min_chosen_multiplicity=1)).collect()
+    often = pairs.build_pairs(re, pairs.PairsParams(unanimous=False, min_chosen_multiplicity=2)).collect()
+    assert 0 < unanimous.height < every.height and 0 < often.height < every.height
+    # Unanimous: the chosen step won each of the comparisons it was in, none invalid.
+    for r in unanimous.iter_rows(named=True):
+        mine = judgments.filter((pl.col("problem_id") == r["problem_id"]) & (pl.col("loop") == r["loop"]))
+        idx = steps.filter((pl.col("problem_id") == r["problem_id"]) & (pl.col("loop") == r["loop"])
+                           & (pl.col("text") == r["chosen"]))["candidate_idx"][0]
+        won = mine.filter(((pl.col("candidate_a") == idx) & (pl.col("verdict") == "A"))
+                          | ((pl.col("candidate_b") == idx) & (pl.col("verdict") == "B"))).height
+        took_part = mine.filter((pl.col("candidate_a") == idx) | (pl.col("candidate_b") == idx)).height
+        assert won == took_part > 0
+    mult = steps.select("problem_id", "loop", chosen="text", m="multiplicity")
+    assert (often.join(mult, on=["problem_id", "loop", "chosen"])["m"] >= 2).all()

@@ -148,3 +148,17 @@ def test_broken_jsonl_line_fails_naming_file_and_line(tmp_path):
     params = smoke_params(prepare={"benchmark_limits": {"gsm8k": None, "aime24": None}})
     params["prepare"]["benchmarks_dir"] = str(bench)
     _fails_writing_nothing(tmp_path, params, f"{bench / 'aime24' / 'test.jsonl'}:31: broken JSON line")
+
+
+def test_judge_v2_writes_the_same_pairs_with_inverse_check_judgments(prepared, tmp_path):
+    other = prepare(tmp_path, prompts={"judge": "judge_v2"})
+    v1, v2 = load(prepared, "eft_test"), load(other, "eft_test")
+    assert v1.drop("judgment").equals(v2.drop("judgment"))  # same problems, candidates, positions
+    assert all(j.splitlines()[1].startswith("A: ") for j in v2["judgment"])
+    assert not any(j.splitlines()[1].startswith("Step ") for j in v2["judgment"])
+    assert all(j.splitlines()[1].startswith("Step ") for j in v1["judgment"])
+
+
+def test_a_judge_prompt_without_a_target_judgment_fails_naming_the_key(tmp_path):
+    params = smoke_params(prompts={"judge": "judge_v9"})
+    _fails_writing_nothing(tmp_path, params, "prompts.judge: no target judgment is defined for judge prompt 'judge_v9'")
