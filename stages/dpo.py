@@ -43,6 +43,7 @@ class DpoParams:
     loss_type: tuple[str, ...]
     loss_weights: tuple[float, ...]
     learning_rate: float
+    optim: str
     epochs: float
     batch_size: int
     warmup_ratio: float
@@ -104,7 +105,7 @@ def train(model_dir: str, data: dict, p: DpoParams, seed: int, out: Path, log_pa
     with tempfile.TemporaryDirectory() as tmp:
         config = DPOConfig(
             output_dir=tmp, seed=seed, data_seed=seed, beta=p.beta, loss_type=list(p.loss_type),
-            loss_weights=list(p.loss_weights), learning_rate=p.learning_rate,
+            loss_weights=list(p.loss_weights), learning_rate=p.learning_rate, optim=p.optim,
             num_train_epochs=p.epochs, per_device_train_batch_size=p.batch_size,
             lr_scheduler_type="cosine", warmup_steps=p.warmup_ratio, max_length=p.max_length,
             logging_steps=p.logging_steps, save_strategy="no", report_to=[], bf16=False, fp16=False,
