@@ -174,7 +174,8 @@ def test_dvc_exp_run_sweeps_the_dpo_learning_rate_with_full_lineage(pipeline):
         assert reran <= {"dpo@1", "evaluate@m2", "search@2", "pairs@2", "dpo@2", "evaluate@m3", "baseline",
                          "evaluate@baseline", "report"}
         params = json.loads(sh("dvc", "params", "diff", "--json"))
-        assert {k: params["params.yaml"]["dpo.learning_rate"][k] for k in ("old", "new")} == {"old": 0.0002, "new": 0.0001}
+        assert {k: params["params.yaml"]["dpo.learning_rate"][k] for k in ("old", "new")} == {
+            "old": smoke_params()["dpo"]["learning_rate"], "new": 0.0001}
         metrics = json.loads(sh("dvc", "metrics", "diff", "--json"))
         assert {"train_loss", "final_margin"} <= set(metrics["reports/dpo/1.json"])  # the rate moved DPO's numbers
         audit = sh(sys.executable, "-m", "psrlm.audit", "2", "2", "--rev-a", "HEAD", "--rev-b", "lr1e4",

@@ -150,9 +150,10 @@ def test_broken_jsonl_line_fails_naming_file_and_line(tmp_path):
     _fails_writing_nothing(tmp_path, params, f"{bench / 'aime24' / 'test.jsonl'}:31: broken JSON line")
 
 
-def test_judge_v2_writes_the_same_pairs_with_inverse_check_judgments(prepared, tmp_path):
-    other = prepare(tmp_path, prompts={"judge": "judge_v2"})
-    v1, v2 = load(prepared, "eft_test"), load(other, "eft_test")
+def test_judge_v2_writes_the_same_pairs_with_inverse_check_judgments(tmp_path):
+    for t in ("judge_v1", "judge_v2"):
+        (tmp_path / t).mkdir()
+    v1, v2 = (load(prepare(tmp_path / t, prompts={"judge": t}), "eft_test") for t in ("judge_v1", "judge_v2"))
     assert v1.drop("judgment").equals(v2.drop("judgment"))  # same problems, candidates, positions
     assert all(j.splitlines()[1].startswith("A: ") for j in v2["judgment"])
     assert not any(j.splitlines()[1].startswith("Step ") for j in v2["judgment"])
