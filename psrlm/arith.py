@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from psrlm.errors import PsrlmError
 
 OPS = ("+", "-", "*", "/")
 NAMES = ("Ann", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia", "Hugo", "Ivy", "Jack", "Kim", "Leo",
@@ -277,16 +280,23 @@ def judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: s
     3.") ties the step to the problem instead of to the candidates below it.
     """
     right = (prev, op, b, apply(prev, op, b))
-    lines = [f"Next: {sentence}", format_step(index, *right, final=False)]
+
+    def fields(s: Step) -> str:
+        return ", ".join(f"{r} {c} {'ok' if r == c else 'no'}" for r, c in zip(right, (s.a, s.op, s.b, s.c)))
+
+    return _judgment([f"Next: {sentence}", format_step(index, *right, final=False)], fields,
+                     cand_a, cand_b, better, (index, prev, op, b, final))
+
+
+def _judgment(head: list[str], check: Callable[[Step], str], cand_a: str, cand_b: str,
+              better: str, truth: tuple[int, int, str, int, bool]) -> str:
+    """The lines both judgment formats share: `head`, then per candidate its `check` (or "not a
+    step") and the checker's label, then the verdict."""
+    lines = list(head)
     for name, cand in (("A", cand_a), ("B", cand_b)):
         s = parse_step(cand)
-        ok = check_step(cand, index, prev, op, b, final) == "correct"
-        if s is None:
-            fields = "not a step"
-        else:
-            fields = ", ".join(f"{r} {c} {'ok' if r == c else 'no'}"
-                               for r, c in zip(right, (s.a, s.op, s.b, s.c)))
-        lines.append(f"{name}: {fields}. {'Right' if ok else 'Wrong'}.")
+        ok = check_step(cand, *truth) == "correct"
+        lines.append(f"{name}: {'not a step' if s is None else check(s)}. {'Right' if ok else 'Wrong'}.")
     lines.append(f"[[{better}]]")
     return "\n".join(lines)
 
@@ -309,23 +319,18 @@ def inverse_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: in
     so there is no one line to copy; a check that merely copies gives `96` for both, a tie, not a
     wrong verdict.
     """
-    lines = [f"Next: {sentence}"]
-    for name, cand in (("A", cand_a), ("B", cand_b)):
-        s = parse_step(cand)
-        ok = check_step(cand, index, prev, op, b, final) == "correct"
-        if s is None:
-            body = "not a step"
-        elif op == "*":
+    def undo(s: Step) -> str:
+        if op == "*":
             x = b * prev
             body = f"{b} * {prev} = {x}, {x} {s.c} {'ok' if x == s.c else 'no'}"
         else:
             x = apply(s.c, _UNDO[op], b)
             body = f"{s.c} {_UNDO[op]} {b} = {x}, {x} {prev} {'ok' if x == prev else 'no'}"
-        if s is not None and (final or s.boxed is not None):
+        if final or s.boxed is not None:
             body += f", answer {'ok' if final and s.boxed == s.c else 'no'}"
-        lines.append(f"{name}: {body}. {'Right' if ok else 'Wrong'}.")
-    lines.append(f"[[{better}]]")
-    return "\n".join(lines)
+        return body
+
+    return _judgment([f"Next: {sentence}"], undo, cand_a, cand_b, better, (index, prev, op, b, final))
 
 
 # The target judgment of each judge prompt (prompts.judge): a prompt version and the output it asks
@@ -334,8 +339,9 @@ JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment}
 
 
 def judgment_for(template: str):
-    """The target-judgment function of judge prompt `template` (a KeyError names it otherwise)."""
+    """The target-judgment function of judge prompt `template`; any other is a one-line error
+    naming the key, before a stage has read or loaded anything."""
     if template not in JUDGMENTS:
-        raise KeyError(f"no target judgment is defined for judge prompt {template!r}; "
-                       f"known: {', '.join(sorted(JUDGMENTS))}")
+        raise PsrlmError(f"prompts.judge: no target judgment is defined for judge prompt {template!r}; "
+                         f"known: {', '.join(sorted(JUDGMENTS))}")
     return JUDGMENTS[template]

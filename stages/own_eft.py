@@ -78,6 +78,7 @@ def main() -> None:
     p = load_section(args.params, "own_eft", OwnEftParams)
     templates = load_section(args.params, "prompts", PromptsParams)
     engine_p = load_section(args.params, "engine", engine.EngineParams)
+    judgment = arith.judgment_for(templates.judge)  # an unknown prompt fails before the model loads
 
     table = read_table(args.problems, PROBLEMS).collect()
     problems = {r["problem_id"]: arith.Problem(r["start"], tuple(r["ops"]), tuple(r["operands"]),
@@ -98,8 +99,7 @@ def main() -> None:
         r["correct"] = r["truth"] == "correct"
     steps = pl.DataFrame(rows, schema=OWN_STEPS.polars_schema())
     eft = pl.DataFrame(owneft.own_pairs(rows, problems, p.pairs_per_step, p.seed,
-                                        f"own:{Path(args.model).name}",
-                                        arith.judgment_for(templates.judge)),
+                                        f"own:{Path(args.model).name}", judgment),
                        schema=EFT.polars_schema())
     out = Path(args.out)
     write_tables([(steps, out / "steps.parquet", OWN_STEPS), (eft, out / "eft.parquet", EFT)])

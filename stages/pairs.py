@@ -7,7 +7,8 @@ rejected = worst, ties broken by the recorded seeded rank; a loop whose candidat
 pair (it rolled back), and neither does a loop whose chosen step was later rolled back. The
 recomputed choices are checked against the search's: a mismatch is an error, not a warning.
 
-Reads:  params.yaml [search.multiplicity_weight, pairs]; --steps (SEARCH_STEPS), --judgments (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
+Reads:  params.yaml [search.multiplicity_weight, pairs]; --steps (SEARCH_STEPS), --judgments
+        (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
 Writes: --out (PAIRS): TRL's `prompt`, `chosen`, `rejected` plus keys, scores, `is_final_step`;
         --report, the iteration's search metrics (DVC metrics), with the ground-truth audit:
         `pairs_unfiltered` and `pair_precision_unfiltered` (before the `pairs` filters),
@@ -127,7 +128,7 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
         "unfinished": int((~solutions["finished"]).sum()),
         "pairs": pairs.height, "pairs_per_prompt": frac(pairs.height, solutions.height),
         "judge_accuracy_self": frac(right, decisive.height), "judge_self_pairs": decisive.height,
-        "pair_precision": metrics_precision(pairs),
+        "pair_precision": pair_precision_of(pairs),
         "step_accuracy": frac(int(steps.filter(pl.col("kept"))["correct"].sum() or 0),
                               steps.filter(pl.col("kept")).height),
         # Sampled candidates that are right, each counted as often as it was sampled, and by step.
@@ -140,7 +141,7 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
     }
 
 
-def metrics_precision(pairs: pl.DataFrame) -> float | None:
+def pair_precision_of(pairs: pl.DataFrame) -> float | None:
     """Pairs whose chosen step is right and rejected step wrong, among the audited ones."""
     audited = pairs.filter(pl.col("chosen_correct").is_not_null())
     ok = audited.filter(pl.col("chosen_correct") & ~pl.col("rejected_correct")).height
@@ -176,7 +177,7 @@ def main() -> None:
                      read_table(args.solutions, SEARCH_SOLUTIONS).collect(), pairs)
     # What the filters removed, audited the same way: the pairs Eq. 2 alone would have kept.
     report["pairs_unfiltered"] = unfiltered.height
-    report["pair_precision_unfiltered"] = metrics_precision(unfiltered)
+    report["pair_precision_unfiltered"] = pair_precision_of(unfiltered)
     write_table(pairs, Path(args.out), PAIRS)
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

@@ -159,11 +159,7 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "prepare", PrepareParams)
     # The EFT targets are written in the judgment format that the judge prompt asks for.
-    template = load_key(args.params, "prompts.judge", str)
-    try:
-        judgment = arith.judgment_for(template)
-    except KeyError as e:
-        raise ParamsError(f"prompts.judge: {e.args[0]}") from None
+    judgment = arith.judgment_for(load_key(args.params, "prompts.judge", str))
     out = Path(args.out)
 
     # Benchmarks first: a missing or broken file fails before anything is generated or written.

@@ -138,16 +138,21 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
               "|" + "---|" * 13]
     for i in sorted(search, key=int):
         s, d = search[i], dpo.get(i, {})
+        # Before the `pairs` filters, in brackets, when the search report has them.
+        before = ((f" ({s['pairs_unfiltered']})", f" ({pct(s['pair_precision_unfiltered'])})")
+                  if "pairs_unfiltered" in s else ("", ""))
         lines.append(f"| {i} | {s['prompts']} | {s['judge_calls_per_step']} | {s['invalid_verdicts']} | "
-                     f"{s['rollbacks']} | {s['unfinished']} | {s['pairs']} | {pct(s.get('candidate_accuracy'))} | "
+                     f"{s['rollbacks']} | {s['unfinished']} | {s['pairs']}{before[0]} | "
+                     f"{pct(s.get('candidate_accuracy'))} | "
                      f"{pct(s['step_accuracy'])} | {pct(s['judge_accuracy_self'])} | "
-                     f"{pct(s['pair_precision'])} | {pct(s['position_consistency'])} | "
+                     f"{pct(s['pair_precision'])}{before[1]} | {pct(s['position_consistency'])} | "
                      f"{pct(d.get('final_accuracy'))} |")
     lines += ["", "Right and wrong are the synthetic task's exact ground truth, relative to the steps the",
               "candidate was written after (psrlm.arith.step_truth). Candidate accuracy: sampled candidates",
               "that are right. Step accuracy: steps the search kept that are right. Judge accuracy on own",
               "candidates: verdicts on pairs of the model's own candidates where one is right and the other",
-              "wrong (an invalid verdict counts as wrong). Pair precision: share of preference pairs whose",
+              "wrong (an invalid verdict counts as wrong). Pairs and pair precision in brackets: before the",
+              "`pairs` filters (judge unanimous, chosen step sampled often enough). Pair precision: share of preference pairs whose",
               "chosen step is right and rejected step wrong. Position consistency: share of candidate pairs",
               "judged validly in both orders that get the same winner both times. Chains with other judges",
               "and seeds side by side: `python -m psrlm.compare` (README).", "",

@@ -4,6 +4,7 @@ import re
 import pytest
 
 from psrlm import arith
+from psrlm.errors import PsrlmError
 
 D = arith.Difficulty(2, 4, 1, 100, 50, 9, 999, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
 
@@ -153,5 +154,5 @@ def test_inverse_judgment_undoes_each_candidate_and_never_writes_the_solvers_lin
 def test_each_judge_prompt_names_its_target_judgment():
     assert arith.judgment_for("judge_v1") is arith.judgment
     assert arith.judgment_for("judge_v2") is arith.inverse_judgment
-    with pytest.raises(KeyError, match="judge_v9"):
+    with pytest.raises(PsrlmError, match="prompts.judge: .*'judge_v9'"):
         arith.judgment_for("judge_v9")
