@@ -16,7 +16,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from psrlm import arith, prompts
+from psrlm.params import ParamsError
 from psrlm.prompts import final_answer, parse_verdict
+
+JUDGES = ("self", "oracle", "random")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """The `search` params section (the search stage and benchmarks/search_cost.py read it)."""
+    judge: str
+    width: int
+    temperature: float
+    top_p: float
+    max_step_tokens: int
+    max_judge_tokens: int
+    max_loops: int
+    both_orders: bool
+    multiplicity_weight: int
+    pool_limit: int | None
+
+    def check(self) -> None:
+        if self.width < 2:
+            raise ParamsError("search: width must be at least 2")
+        if self.judge not in JUDGES:
+            raise ParamsError(f"search: judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
+        if self.multiplicity_weight < 0:
+            raise ParamsError("search: multiplicity_weight must be 0 or more")
 
 
 class JudgeRequest(NamedTuple):
@@ -59,6 +86,9 @@ class SearchConfig:
     seed: int
     # Points per sample that wrote the candidate, added to its Eq. 2 wins (0: the paper's score).
     multiplicity_weight: int = 0
+    # Judge every ordered pair of the w samples, copies included (w(w-1) calls per step, the
+    # paper's cost; benchmarks/search_cost.py) instead of the distinct candidates only.
+    judge_copies: bool = False
 
 
 @dataclass
@@ -144,6 +174,8 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
         work = []  # (state, distinct candidates, comparisons) of this level
         for s, prompt, cands in zip(active, solve_prompts, samples):
             d = distinct([c.strip() for c in cands])
+            if cfg.judge_copies and len(d) > 1:  # w samples all alike: accepted as below either way
+                d = [(c.strip(), 1) for c in cands]
             work.append((s, prompt, d, comparisons(len(d), cfg.both_orders) if len(d) > 1 else []))
         requests = [JudgeRequest(s.problem_id, s.problem, list(s.steps), d[a][0], d[b][0])
                     for s, _, d, comps in work for a, b in comps]
@@ -189,3 +221,52 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
                   "loops": s.loops, "rollbacks": s.rollbacks,
                   "answer": final_answer(s.steps[-1]) if s.steps else None} for s in states]
     return step_rows, judge_rows, solutions
+
+
+def truth_labeler(pool):
+    """`label(problem_id, prefix_steps, text)`: psrlm.arith.step_truth against the pool's
+    structured columns (the ground truth; see step_truth for "right" after a wrong prefix)."""
+    gold = {r["problem_id"]: (r["start"], r["ops"], r["operands"])
+            for r in pool.select("problem_id", "start", "ops", "operands").iter_rows(named=True)}
+
+    def label(problem_id: str, prefix_steps: list[str], text: str) -> str:
+        start, ops, operands = gold[problem_id]
+        return arith.step_truth(text, prefix_steps, start, ops, operands)
+
+    return label
+
+
+def with_truth(steps, label):
+    """Steps (a polars DataFrame) with `truth` (the checker's label) and `correct`."""
+    import polars as pl
+
+    truth = [label(*r) for r in steps.select("problem_id", "prefix_steps", "text").iter_rows()]
+    return steps.with_columns(truth=pl.Series(truth, dtype=pl.String)).with_columns(
+        correct=pl.col("truth") == "correct")
+
+
+class Bound:
+    """A generation engine (psrlm/engine.py: `generate`, `chat`) bound to the search's protocol
+    (`sample`, `judge`) with one iteration's settings: candidates sampled as `p` says, judged by
+    the engine itself (`self`, greedy, the judge prompt `judge_t`), the checker `label`
+    (`oracle`) or the seeded coin (`random`)."""
+
+    def __init__(self, eng, p: SearchParams, judge_t: str, label, seed: int):
+        from psrlm.engine import Sampling
+
+        self.eng, self.p, self.judge_t, self.label, self.seed = eng, p, judge_t, label, seed
+        self.sample_sp = Sampling(p.temperature, p.top_p, p.max_step_tokens, ("\n",))
+        self.judge_sp = Sampling(0.0, 1.0, p.max_judge_tokens, ())
+
+    def sample(self, prompts_: Sequence[str], n: int, seed: int) -> list[list[str]]:
+        return self.eng.generate(prompts_, n, self.sample_sp, seed, "sample")
+
+    def judge(self, requests: Sequence[JudgeRequest]) -> list[str]:
+        if self.p.judge == "oracle":
+            return [oracle_judgment(self.label(r.problem_id, r.steps, r.step_a),
+                                    self.label(r.problem_id, r.steps, r.step_b)) for r in requests]
+        if self.p.judge == "random":
+            return [random_judgment(self.seed, r) for r in requests]
+        rendered = [self.eng.chat(prompts.judge_prompt(self.judge_t, r.problem, r.steps, r.step_a, r.step_b))
+                    for r in requests]
+        return [o[0] for o in self.eng.generate(rendered, 1, self.judge_sp, self.seed, "judge")]

@@ -23,61 +23,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from psrlm import arith, engine, prompts, search
+from psrlm import engine, prompts, search
 from psrlm.errors import run
-from psrlm.params import ParamsError, PromptsParams, load_key, load_section
+from psrlm.params import PromptsParams, load_key, load_section
 from psrlm.tables import (PROBLEMS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_tables)
-
-
-JUDGES = ("self", "oracle", "random")
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    judge: str
-    width: int
-    temperature: float
-    top_p: float
-    max_step_tokens: int
-    max_judge_tokens: int
-    max_loops: int
-    both_orders: bool
-    multiplicity_weight: int
-    pool_limit: int | None
-
-    def check(self) -> None:
-        if self.width < 2:
-            raise ParamsError("search: width must be at least 2")
-        if self.judge not in JUDGES:
-            raise ParamsError(f"search: judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
-        if self.multiplicity_weight < 0:
-            raise ParamsError("search: multiplicity_weight must be 0 or more")
-
-
-def truth_labeler(pool: pl.DataFrame):
-    """`label(problem_id, prefix_steps, text)`: psrlm.arith.step_truth against the pool's
-    structured columns (the ground truth; see step_truth for "right" after a wrong prefix)."""
-    gold = {r["problem_id"]: (r["start"], r["ops"], r["operands"])
-            for r in pool.select("problem_id", "start", "ops", "operands").iter_rows(named=True)}
-
-    def label(problem_id: str, prefix_steps: list[str], text: str) -> str:
-        start, ops, operands = gold[problem_id]
-        return arith.step_truth(text, prefix_steps, start, ops, operands)
-
-    return label
-
-
-def with_truth(steps: pl.DataFrame, label) -> pl.DataFrame:
-    """Steps with `truth` (the checker's label) and `correct` (truth == "correct")."""
-    truth = [label(*r) for r in steps.select("problem_id", "prefix_steps", "text").iter_rows()]
-    return steps.with_columns(truth=pl.Series(truth, dtype=pl.String)).with_columns(
-        correct=pl.col("truth") == "correct")
 
 
 def main() -> None:
@@ -88,7 +42,7 @@ def main() -> None:
     ap.add_argument("--pool", required=True)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    p = load_section(args.params, "search", SearchParams)
+    p = load_section(args.params, "search", search.SearchParams)
     seed = load_key(args.params, "pipeline.seed", int)
     templates = load_section(args.params, "prompts", PromptsParams)
     engine_p = load_section(args.params, "engine", engine.EngineParams)
@@ -97,39 +51,23 @@ def main() -> None:
     pool = (pool.head(p.pool_limit) if p.pool_limit is not None else pool).collect()
     eng = engine.build(engine_p, args.model, seed)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
-    label = truth_labeler(pool)
+    label = search.truth_labeler(pool)
 
     def solve_prompt(problem: str, steps: list[str]) -> str:
         return eng.chat(prompts.solve_prompt(solve_t, problem), "".join(s + "\n" for s in steps))
 
-    sample_sp = engine.Sampling(p.temperature, p.top_p, p.max_step_tokens, ("\n",))
-    judge_sp = engine.Sampling(0.0, 1.0, p.max_judge_tokens, ())
-
-    class Bound:  # the search's engine: this iteration's sampling settings and judge
-        def sample(self, prompts_, n, seed):
-            return eng.generate(prompts_, n, sample_sp, seed, "sample")
-
-        def judge(self, requests):
-            if p.judge == "oracle":
-                return [search.oracle_judgment(label(r.problem_id, r.steps, r.step_a),
-                                               label(r.problem_id, r.steps, r.step_b)) for r in requests]
-            if p.judge == "random":
-                return [search.random_judgment(seed, r) for r in requests]
-            rendered = [eng.chat(prompts.judge_prompt(judge_t, r.problem, r.steps, r.step_a, r.step_b))
-                        for r in requests]
-            return [o[0] for o in eng.generate(rendered, 1, judge_sp, seed, "judge")]
-
     cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, seed, p.multiplicity_weight)
     start = time.time()
     steps, judgments, solutions = search.run_search(
-        list(zip(pool["problem_id"], pool["problem"])), Bound(), cfg, solve_prompt)
+        list(zip(pool["problem_id"], pool["problem"])), search.Bound(eng, p, judge_t, label, seed), cfg,
+        solve_prompt)
     it = pl.lit(args.iteration, dtype=pl.Int64)
 
     def frame(rows: list[dict], schema, added: tuple[str, ...]) -> pl.DataFrame:
         # Declared dtypes even for an empty or all-null column (no judge call, no step kept).
         return pl.DataFrame(rows, schema={c: t for c, t in schema.columns.items() if c not in added})
 
-    steps_df = with_truth(frame(steps, SEARCH_STEPS, ("iteration", "truth", "correct")), label)
+    steps_df = search.with_truth(frame(steps, SEARCH_STEPS, ("iteration", "truth", "correct")), label)
     sols = frame(solutions, SEARCH_SOLUTIONS, ("iteration", "gold_answer", "correct")).join(
         pool.select("problem_id", "gold_answer"), on="problem_id")
     sols = sols.with_columns(iteration=it, correct=(pl.col("answer") == pl.col("gold_answer")).fill_null(False))

@@ -143,23 +143,21 @@ def test_random_judge_is_a_seeded_coin():
     assert 0.35 < share_a < 0.65 and all(t.endswith(("[[A]]", "[[B]]")) for t in first)
 
 
-def test_search_stage_labels_each_candidate_against_its_recorded_prefix():
+def test_truth_labeler_labels_each_candidate_against_its_recorded_prefix():
     import polars as pl
 
     from psrlm.tables import PROBLEMS
-    from stages_loader import load_stage
 
-    stage = load_stage("search")
     pool = pl.DataFrame([{"problem_id": "p", "problem": "...", "start": 83, "ops": ["-", "+"], "operands": [5, 3],
                           "gold_steps": [], "solution": "", "gold_answer": "81"}], schema=PROBLEMS.columns)
     rows = pl.DataFrame({"problem_id": ["p"] * 3,
                          "prefix_steps": [[], ["Step 1: 83 - 5 = 78."], ["Step 1: 83 - 5 = 79."]],
                          "text": ["Step 1: 83 - 5 = 78.", "Step 2: 78 + 3 = 81. The answer is \\boxed{81}.",
                                   "Step 2: 79 + 3 = 82. The answer is \\boxed{82}."]})
-    out = stage.with_truth(rows, stage.truth_labeler(pool))
+    out = search.with_truth(rows, search.truth_labeler(pool))
     assert out["truth"].to_list() == ["correct", "correct", "correct"]  # step 2 relative to its prefix
     assert out["correct"].to_list() == [True, True, True]
-    wrong = stage.with_truth(rows.with_columns(text=pl.lit("Step 2: 78 + 3 = 80.")), stage.truth_labeler(pool))
+    wrong = search.with_truth(rows.with_columns(text=pl.lit("Step 2: 78 + 3 = 80.")), search.truth_labeler(pool))
     assert wrong["truth"].to_list() == ["wrong_index", "wrong_result", "wrong_operand"]
 
 
@@ -176,3 +174,17 @@ def test_multiplicity_weight_adds_points_per_sample_and_breaks_a_judge_tie():
         picked = [r["text"] for r in rows if r["chosen"]]
         assert picked == ([] if chosen is None else [chosen])
         assert sols[0]["rollbacks"] == (1 if chosen is None else 0)
+
+
+def test_judge_copies_judges_every_ordered_pair_of_the_w_samples_as_the_paper_does():
+    steps = {("p", 0): [["good", "good", "good", "bad"]], ("p", 1): [["good \\boxed{1}"] * 4]}
+    calls = {}
+    for copies in (False, True):
+        eng = Scripted({k: [list(v[0])] for k, v in steps.items()}, prefer=better_is_good)
+        cfg = search.SearchConfig(width=4, max_loops=20, both_orders=True, seed=0, judge_copies=copies)
+        rows, judged, sols = search.run_search([("p", "p")], eng, cfg, solve)
+        calls[copies] = len(judged)
+        assert [r["text"] for r in rows if r["kept"]][0] == "good"  # the same choice either way
+    # distinct: good vs bad, both orders; copies: 4 x 3 (the final step's four identical samples
+    # are accepted unjudged in both modes: judging them could only tie).
+    assert calls == {False: 2, True: 12}
