@@ -17,24 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-
-def matmul_gflops(seconds: float = 2.0, n: int = 512) -> float:
-    """fp32 GFLOP/s of square matmuls on this machine now: the day's yardstick."""
-    import torch
-
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    for _ in range(3):
-        a @ b
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        count += 1
-    return round(2 * n ** 3 * count / (time.perf_counter() - start) / 1e9, 1)
+from yardstick import machine, matmul_gflops
 
 
 def main() -> None:
@@ -100,7 +87,7 @@ def main() -> None:
         raw_s = time.perf_counter() - start
 
     report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "machine": machine(),
         "matmul_gflops": [gflops_before, matmul_gflops()],
         "steps_timed": args.steps - args.warmup, "batch_size": p.batch_size,
         "tokens_timed": timed,

@@ -2,18 +2,20 @@
 
     python benchmarks/time_stages.py [--out reports/benchmarks/stage_times.json] [--force]
 
-Stages already up to date take ~1 s (DVC's check) unless --force; the report says which ran. A
-speed goal is measured here, never asserted in a test.
+Stages already up to date take ~1 s (DVC's check) unless --force; the report says which ran. The
+machine's matmul speed is measured before and after (benchmarks/yardstick.py), so that a chain timed
+on a slow day can be told from a slow chain. A speed goal is measured here, never asserted in a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import time
 from pathlib import Path
+
+from yardstick import machine, matmul_gflops
 
 
 def stages_in_order() -> list[str]:
@@ -31,6 +33,7 @@ def main() -> None:
     ap.add_argument("--out", default="reports/benchmarks/stage_times.json")
     ap.add_argument("--force", action="store_true", help="rerun stages that are up to date")
     args = ap.parse_args()
+    gflops = [matmul_gflops()]
     rows, total = [], time.time()
     for name in stages_in_order():
         start = time.time()
@@ -42,8 +45,10 @@ def main() -> None:
         ran = "Running stage" in res.stdout
         rows.append({"stage": name, "ran": ran, "seconds": round(wall, 1)})
         print(f"{name:16s} {'ran' if ran else 'up to date':10s} {wall:8.1f} s", flush=True)
-    report = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-              "total_seconds": round(time.time() - total, 1), "stages": rows}
+    total = time.time() - total
+    gflops.append(matmul_gflops())
+    report = {"machine": machine(), "matmul_gflops": gflops, "total_seconds": round(total, 1),
+              "ran_seconds": round(sum(r["seconds"] for r in rows if r["ran"]), 1), "stages": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 

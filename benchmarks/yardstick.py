@@ -1,0 +1,28 @@
+"""The machine's speed now, measured beside every benchmark so that figures from different days
+compare: the same work ran 39% faster on one day than another on these 2 cores."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+
+def matmul_gflops(seconds: float = 2.0, n: int = 512) -> float:
+    """fp32 GFLOP/s of square matmuls on this machine now: the day's yardstick."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return round(2 * n ** 3 * count / (time.perf_counter() - start) / 1e9, 1)
+
+
+def machine() -> str:
+    import torch
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
