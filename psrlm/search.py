@@ -2,11 +2,15 @@
 
 The engine is anything with `sample(prompts, n, seed) -> list[list[str]]` (candidate next steps) and
 `judge(requests) -> list[str]` (one judgment text per `JudgeRequest`, verdict as [[A]] or [[B]]);
-the solve prompt is rendered by the callable passed in, so this module knows no model, no template
+the solve prompt is rendered by the callable passed in, so `run_search` knows no model, no template
 and no file. The judge gets the comparison itself, not a rendered prompt, so the model
 (`self`), the exact checker (`oracle`) and a seeded coin (`random`) are interchangeable judges of
 the same search (`oracle_judgment`, `random_judgment`). Work goes level by level across all
 problems, so every engine call is one large batch; that changes nothing in the algorithm.
+
+`Bound` adapts a generation engine (psrlm/engine.py) and one iteration's `search` params to that
+protocol, and `truth_labeler` / `with_truth` label candidates with the synthetic checker: the
+search stage and benchmarks/search_cost.py share them, so the benchmark runs the stage's search.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """Stage `pairs`: the step-level preference pairs of one iteration, from the search's tables only.
 
-Eq. 2 scores are recomputed from the judgments (pure polars): a candidate's score is the number of
-comparisons it wins, plus `search.multiplicity_weight` points per sample that wrote it; an
-unparseable verdict is neither a win nor a loss. Chosen = best score,
-rejected = worst, ties broken by the recorded seeded rank; a loop whose candidates all tie has no
-pair (it rolled back), and neither does a loop whose chosen step was later rolled back. The
-recomputed choices are checked against the search's: a mismatch is an error, not a warning.
+Eq. 2 scores and choices are recomputed from the judgments (psrlm/pairs.py) and checked against
+the search's: a mismatch is an error, not a warning.
 
 Reads:  params.yaml [search.multiplicity_weight, pairs]; --steps (SEARCH_STEPS), --judgments
         (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
@@ -26,126 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from psrlm.errors import PsrlmError, run
-from psrlm.params import ParamsError, load_key, load_section
+from psrlm.pairs import PairsParams, build_pairs, metrics, pair_precision_of, recompute
+from psrlm.params import load_key, load_section
 from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_table)
-
-LOOP = ["problem_id", "iteration", "loop"]
-
-
-def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight: int = 0) -> pl.LazyFrame:
-    """Steps with `score_re`, `chosen_re`, `rejected_re` recomputed from the judgments and the
-    candidates' multiplicities alone (psrlm.search.scores)."""
-    wins = (judgments.filter(pl.col("verdict").is_not_null())
-            .select(*LOOP, candidate_idx=pl.when(pl.col("verdict") == "A")
-                    .then(pl.col("candidate_a")).otherwise(pl.col("candidate_b")))
-            .group_by(*LOOP, "candidate_idx").agg(wins=pl.len().cast(pl.Int64)))
-    # Comparisons each candidate took part in, either side, an invalid verdict included.
-    judged = (pl.concat([judgments.select(*LOOP, candidate_idx="candidate_a"),
-                         judgments.select(*LOOP, candidate_idx="candidate_b")])
-              .group_by(*LOOP, "candidate_idx").agg(judged=pl.len().cast(pl.Int64)))
-    out = (steps.join(wins, on=[*LOOP, "candidate_idx"], how="left")
-           .join(judged, on=[*LOOP, "candidate_idx"], how="left").with_columns(n=pl.len().over(LOOP)))
-    out = out.with_columns(score_re=pl.when(pl.col("n") > 1).then(
-        pl.col("wins").fill_null(0) + multiplicity_weight * pl.col("multiplicity")))
-    spread = pl.col("score_re").max().over(LOOP) > pl.col("score_re").min().over(LOOP)
-    best = pl.col("score_re") == pl.col("score_re").max().over(LOOP)
-    worst = pl.col("score_re") == pl.col("score_re").min().over(LOOP)
-    first_best = pl.col("tie_rank") == pl.col("tie_rank").filter(best).min().over(LOOP)
-    first_worst = pl.col("tie_rank") == pl.col("tie_rank").filter(worst).min().over(LOOP)
-    return out.with_columns(
-        chosen_re=pl.when(pl.col("n") == 1).then(True).otherwise(spread & best & first_best),
-        rejected_re=(pl.col("n") > 1) & spread & worst & first_worst,
-        # The judge was unanimous for it: it won every comparison it was in, in both orders.
-        unanimous=(pl.col("judged").fill_null(0) > 0) & (pl.col("wins").fill_null(0) == pl.col("judged")),
-    ).drop("wins", "judged", "n")
-
-
-@dataclass(frozen=True)
-class PairsParams:
-    unanimous: bool
-    min_chosen_multiplicity: int
-
-    def check(self) -> None:
-        if self.min_chosen_multiplicity < 1:
-            raise ParamsError("pairs: min_chosen_multiplicity must be at least 1")
-
-
-def build_pairs(steps: pl.LazyFrame, p: PairsParams = PairsParams(False, 1)) -> pl.LazyFrame:
-    """One pair per kept loop with a rejected candidate, whose chosen step passes the filters of
-    `p` (the search's trajectory is the same either way: the filters only choose what DPO learns)."""
-    kept = steps.filter(pl.col("kept") & pl.col("chosen_re")
-                        & (pl.col("unanimous") | (not p.unanimous))
-                        & (pl.col("multiplicity") >= p.min_chosen_multiplicity))
-    rej = steps.filter(pl.col("rejected_re")).select(
-        *LOOP, rejected_text=pl.col("text"), rejected_score=pl.col("score_re"),
-        rejected_correct=pl.col("correct"))
-    return kept.join(rej, on=LOOP, how="inner").select(
-        "problem_id", "iteration", "step_idx", "loop", "prompt", chosen=pl.col("text"),
-        rejected=pl.col("rejected_text"), chosen_score=pl.col("score_re"), rejected_score="rejected_score",
-        is_final_step=pl.col("text").str.contains(r"\\boxed\{", literal=False),
-        chosen_correct=pl.col("correct"), rejected_correct="rejected_correct")
-
-
-def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFrame,
-            pairs: pl.DataFrame) -> dict:
-    """The iteration's search statistics and ground-truth audit (fractions rounded to 4 places)."""
-    def frac(num: int, den: int) -> float | None:
-        return round(num / den, 4) if den else None
-
-    loops = steps.select(LOOP).unique().height
-    truth = steps.select(*LOOP, "candidate_idx", "correct")
-    j = (judgments.join(truth.rename({"candidate_idx": "candidate_a", "correct": "a_ok"}),
-                        on=[*LOOP, "candidate_a"])
-         .join(truth.rename({"candidate_idx": "candidate_b", "correct": "b_ok"}),
-               on=[*LOOP, "candidate_b"]))
-    decisive = j.filter(pl.col("a_ok").is_not_null() & pl.col("b_ok").is_not_null()
-                        & (pl.col("a_ok") != pl.col("b_ok")))
-    right = decisive.filter(pl.col("verdict") == pl.when(pl.col("a_ok")).then(pl.lit("A"))
-                            .otherwise(pl.lit("B"))).height
-    # Position consistency: the same candidate wins a distinct pair whichever side it is shown on.
-    winner = pl.when(pl.col("verdict") == "A").then(pl.col("candidate_a")).otherwise(pl.col("candidate_b"))
-    both = (judgments.filter(pl.col("verdict").is_not_null())
-            .with_columns(lo=pl.min_horizontal("candidate_a", "candidate_b"),
-                          hi=pl.max_horizontal("candidate_a", "candidate_b"), winner=winner)
-            .group_by(*LOOP, "lo", "hi").agg(n=pl.len(), winners=pl.col("winner").n_unique())
-            .filter(pl.col("n") == 2))
-    invalid = judgments.filter(pl.col("verdict").is_null()).group_by("verdict_status").len()
-    right_samples = steps["multiplicity"] * steps["correct"].fill_null(False).cast(pl.Int64)
-    return {
-        "prompts": solutions.height, "steps": loops, "candidates": steps.height,
-        "judge_calls": judgments.height, "judge_calls_per_step": frac(judgments.height, loops),
-        "invalid_verdicts": int(judgments["verdict"].null_count()),
-        "invalid_by_reason": dict(sorted(invalid.iter_rows())),
-        "position_consistency": frac(both.filter(pl.col("winners") == 1).height, both.height),
-        "rollbacks": int(solutions["rollbacks"].sum()),
-        "unfinished": int((~solutions["finished"]).sum()),
-        "pairs": pairs.height, "pairs_per_prompt": frac(pairs.height, solutions.height),
-        "judge_accuracy_self": frac(right, decisive.height), "judge_self_pairs": decisive.height,
-        "pair_precision": pair_precision_of(pairs),
-        "step_accuracy": frac(int(steps.filter(pl.col("kept"))["correct"].sum() or 0),
-                              steps.filter(pl.col("kept")).height),
-        # Sampled candidates that are right, each counted as often as it was sampled, and by step.
-        "candidate_accuracy": frac(int(right_samples.sum()), int(steps["multiplicity"].sum())),
-        "candidate_accuracy_by_step": {
-            str(k): frac(int(r), int(n)) for k, r, n in steps.group_by("step_idx").agg(
-                r=(pl.col("multiplicity") * pl.col("correct").cast(pl.Int64)).sum(),
-                n=pl.col("multiplicity").sum()).sort("step_idx").iter_rows()},
-        "solution_accuracy_audit": frac(int(solutions["correct"].sum() or 0), solutions.height),
-    }
-
-
-def pair_precision_of(pairs: pl.DataFrame) -> float | None:
-    """Pairs whose chosen step is right and rejected step wrong, among the audited ones."""
-    audited = pairs.filter(pl.col("chosen_correct").is_not_null())
-    ok = audited.filter(pl.col("chosen_correct") & ~pl.col("rejected_correct")).height
-    return round(ok / audited.height, 4) if audited.height else None
 
 
 def main() -> None:

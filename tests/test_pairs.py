@@ -4,11 +4,8 @@ import random
 
 import polars as pl
 
-from psrlm import search
+from psrlm import pairs, search
 from psrlm.tables import PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, validate
-from stages_loader import load_stage
-
-pairs = load_stage("pairs")
 
 
 class RandomJudge:
