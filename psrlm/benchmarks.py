@@ -10,6 +10,7 @@ grader's job, not the loader's.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import polars as pl
@@ -28,33 +29,58 @@ SOURCES = {
 }
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """All records of a JSONL file; a missing file or a broken line names the file and the line."""
+def read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    """All records of a JSONL file with their line numbers; a missing or empty file, a line that is
+    not UTF-8, not JSON, nested too deep to read or not an object names the file and the line."""
     if not path.is_file():
         raise PsrlmError(f"{path}: file not found")
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise PsrlmError(f"{path}:{lineno}: not UTF-8 (byte {e.start} of the line)") from None
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
                 raise PsrlmError(f"{path}:{lineno}: broken JSON line ({e.msg})") from None
+            except RecursionError:
+                raise PsrlmError(f"{path}:{lineno}: JSON nested too deep to read") from None
             if not isinstance(rec, dict):
                 raise PsrlmError(f"{path}:{lineno}: expected a JSON object")
             rows.append((lineno, rec))
+    if not rows:
+        raise PsrlmError(f"{path}: no records (an empty benchmark would silently drop out of every table)")
     return rows
 
 
+def _scalar(value: object) -> str | None:
+    """A published answer or id as text: strings as they are, integers and finite decimals as
+    written; anything else (NaN, true, an object) is None, which the caller reports."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)
+    return None
+
+
 def gold_answer(benchmark: str, value: object) -> str | None:
+    """The published answer as text; None when published empty. Raises ValueError for a value that
+    is not an answer (NaN, a boolean, an object), so that it is never stored as its Python repr."""
     if value in (None, "", []):
         return None
-    if benchmark == "gsm8k":
-        return str(value).rsplit("####", 1)[-1].strip().replace(",", "")
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+    if benchmark == "gsm8k" and isinstance(value, str):
+        return value.rsplit("####", 1)[-1].strip().replace(",", "")
+    parts = value if isinstance(value, list) else [value]
+    texts = [_scalar(v) for v in parts]
+    if any(t is None for t in texts):
+        raise ValueError(f"{value!r} is not an answer (text or a finite number)")
+    return ", ".join(texts)
 
 
 def load_benchmark(root: Path, benchmark: str, limit: int | None) -> pl.DataFrame:
@@ -71,13 +97,23 @@ def load_benchmark(root: Path, benchmark: str, limit: int | None) -> pl.DataFram
         for field in (q_field,) + ((id_field,) if id_field else ()):
             if rec.get(field) in (None, ""):
                 raise PsrlmError(f"{path}:{lineno}: field '{field}' is missing or empty")
+        if not isinstance(rec[q_field], str):
+            raise PsrlmError(f"{path}:{lineno}: field '{q_field}' must be text, got "
+                             f"{type(rec[q_field]).__name__}")
+        if id_field and (isinstance(rec[id_field], float) or _scalar(rec[id_field]) is None):
+            raise PsrlmError(f"{path}:{lineno}: field '{id_field}' must be text or an integer, got "
+                             f"{rec[id_field]!r}")
         if a_field not in rec:
             raise PsrlmError(f"{path}:{lineno}: field '{a_field}' is missing")
+        try:
+            gold = gold_answer(benchmark, rec[a_field])  # None when published empty
+        except ValueError as e:
+            raise PsrlmError(f"{path}:{lineno}: field '{a_field}': {e}") from None
         rows.append({
             "benchmark": benchmark,
-            "id": str(rec[id_field]) if id_field else f"{lineno:05d}",
-            "question": str(rec[q_field]),
-            "gold_answer": gold_answer(benchmark, rec[a_field]),  # None when published empty
+            "id": _scalar(rec[id_field]) if id_field else f"{lineno:05d}",
+            "question": rec[q_field],
+            "gold_answer": gold,
         })
     return pl.DataFrame(rows, schema={"benchmark": pl.String, "id": pl.String,
                                       "question": pl.String, "gold_answer": pl.String})

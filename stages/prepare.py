@@ -22,60 +22,54 @@ Run: dvc repro prepare   (or: python stages/prepare.py --out data/prepare --repo
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import polars as pl
 
 from psrlm import arith
 from psrlm.benchmarks import load_benchmark
 from psrlm.errors import PsrlmError, run
-from psrlm.params import ParamsError, load_key, load_section
+from psrlm.params import Count, NonNegative, ParamsError, Positive, Range, load_key, load_section
+from psrlm.outputs import Outputs
 from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, write_tables
 
 
 @dataclass(frozen=True)
 class PrepareParams:
-    seed: int
-    num_ops_min: int
-    num_ops_max: int
-    start_min: int
-    start_max: int
-    addsub_max: int
-    muldiv_max: int
-    value_max: int
-    op_weights: dict[str, float]
-    corruption_weights: dict[str, float]
-    ift_train_size: int
-    eft_train_size: int
-    eft_test_size: int
-    test_size: int
-    judge_train_size: int
-    judge_test_size: int
-    pool_sizes: tuple[int, ...]
+    seed: Count
+    num_ops_min: Positive
+    num_ops_max: Positive
+    start_min: Count
+    start_max: Count
+    addsub_max: Positive
+    muldiv_max: Annotated[int, Range(ge=2)]
+    value_max: Positive
+    op_weights: dict[Literal["+", "-", "*", "/"], NonNegative]
+    corruption_weights: dict[Literal["wrong_result", "wrong_operand", "wrong_operator"], NonNegative]
+    ift_train_size: Count
+    eft_train_size: Count
+    eft_test_size: Count
+    test_size: Count
+    judge_train_size: Count
+    judge_test_size: Count
+    pool_sizes: tuple[Count, ...]
     benchmarks_dir: str
-    benchmark_limits: dict[str, int | None]
+    benchmark_limits: dict[str, Count | None]
 
     def check(self) -> None:
-        if not 1 <= self.num_ops_min <= self.num_ops_max:
-            raise ParamsError("prepare: need 1 <= num_ops_min <= num_ops_max")
-        if not 0 <= self.start_min <= self.start_max:
-            raise ParamsError("prepare: need 0 <= start_min <= start_max")
-        if self.addsub_max < 1 or self.muldiv_max < 2:
-            raise ParamsError("prepare: need addsub_max >= 1 and muldiv_max >= 2")
+        if self.num_ops_min > self.num_ops_max:
+            raise ParamsError("prepare.num_ops_min: must be <= num_ops_max")
+        if self.start_min > self.start_max:
+            raise ParamsError("prepare.start_min: must be <= start_max")
         if self.value_max < self.start_max:
-            raise ParamsError("prepare: need value_max >= start_max")
-        if set(self.op_weights) - {"+", "-", "*", "/"}:
-            raise ParamsError("prepare: op_weights keys must be among '+', '-', '*', '/'")
-        if set(self.corruption_weights) - {"wrong_result", "wrong_operand", "wrong_operator"}:
-            raise ParamsError("prepare: corruption_weights keys must be among "
-                              "wrong_result, wrong_operand, wrong_operator")
+            raise ParamsError("prepare.value_max: must be >= start_max")
         for key, table in (("op_weights", self.op_weights),
                            ("corruption_weights", self.corruption_weights)):
-            if not table or any(w < 0 for w in table.values()) or sum(table.values()) <= 0:
-                raise ParamsError(f"prepare: {key} needs non-negative weights with a positive sum")
+            if sum(table.values()) <= 0:
+                raise ParamsError(f"prepare.{key}: needs a positive weight")
 
 
 def difficulty(p: PrepareParams) -> arith.Difficulty:
@@ -180,7 +174,8 @@ def main() -> None:
         split[name], start = problems[start: start + n], start + n
     judge = distinct_problems(random.Random(p.seed + 3), d, p.judge_train_size + p.judge_test_size,
                               frozenset((q.start, q.ops, q.operands) for q in problems))
-    split["judge_train"], split["judge_test"] = judge[:p.judge_train_size], judge[p.judge_train_size:]
+    # The held-out test first: its problems do not move when the judge phase's size changes.
+    split["judge_test"], split["judge_train"] = judge[:p.judge_test_size], judge[p.judge_test_size:]
 
     tables = [
         (problem_rows(split["ift_train"], "ift"), out / "ift_train.parquet", PROBLEMS),
@@ -195,8 +190,6 @@ def main() -> None:
     ]
     tables += [(problem_rows(split[f"pool{i}"], f"pool{i}"), out / "pools" / f"iter_{i}.parquet",
                 PROBLEMS) for i in range(1, len(p.pool_sizes) + 1)]
-    write_tables(tables)
-
     report = {path.relative_to(out).as_posix().removesuffix(".parquet"): len(df)
               for df, path, _ in tables}
     report["benchmarks_by_name"] = dict(sorted(
@@ -204,8 +197,9 @@ def main() -> None:
     report["benchmarks_missing_gold"] = bench["gold_answer"].null_count()
     report["eft_origin"] = dict(sorted(pl.concat([t[0] for t in tables[1:3]])
                                        .group_by("origin").len().iter_rows()))
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps({"rows": report}, indent=2, sort_keys=True) + "\n")
+    with Outputs() as o:
+        write_tables(tables, o)
+        o.json(args.report, {"rows": report})
     print(f"prepare: wrote {len(tables)} tables to {out}")
 
 

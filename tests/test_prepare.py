@@ -51,6 +51,14 @@ def test_same_seed_gives_same_bytes(prepared, tmp_path):
         assert a == b, name
 
 
+def test_the_judge_phase_size_leaves_the_held_out_judge_test_alone(prepared, tmp_path):
+    sizes = smoke_params()["prepare"]
+    more = prepare(tmp_path, prepare={"judge_train_size": sizes["judge_train_size"] + 7})
+    assert len(load(more, "judge_train")) == sizes["judge_train_size"] + 7
+    digest = [hashlib.sha256((d / "judge_test.parquet").read_bytes()).hexdigest() for d in (prepared, more)]
+    assert digest[0] == digest[1]
+
+
 def test_another_seed_gives_other_problems(prepared, tmp_path):
     other = prepare(tmp_path, prepare={"seed": 99})
     assert set(load(prepared, "test")["problem"]) != set(load(other, "test")["problem"])
