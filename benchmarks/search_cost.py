@@ -29,9 +29,10 @@ import dataclasses
 import json
 import os
 import time
-from pathlib import Path
 
 from yardstick import machine, matmul_gflops
+
+from psrlm.outputs import Outputs
 
 
 class Counting:
@@ -196,8 +197,8 @@ def main() -> None:
            for r in report["runs"] if r["backend"] != "hf"},
     }
     report["matmul_gflops"].append(matmul_gflops())
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    with Outputs() as o:
+        o.json(args.out, report)
     print(json.dumps(report["ratios"], indent=2))
 
 

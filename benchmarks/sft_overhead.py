@@ -19,9 +19,10 @@ import json
 import os
 import tempfile
 import time
-from pathlib import Path
 
 from yardstick import machine, matmul_gflops
+
+from psrlm.outputs import Outputs
 
 
 def main() -> None:
@@ -96,8 +97,8 @@ def main() -> None:
         "trl_over_raw": round(raw_s / trl_s, 3),
         "padding_share": round(1 - sum(real) / sum(slots), 4),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    with Outputs() as o:
+        o.json(args.out, report)
     print(json.dumps(report, indent=2))
 
 

@@ -10,12 +10,12 @@ on a slow day can be told from a slow chain. A speed goal is measured here, neve
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import time
-from pathlib import Path
 
 from yardstick import machine, matmul_gflops
+
+from psrlm.outputs import Outputs
 
 
 def stages_in_order() -> list[str]:
@@ -49,8 +49,8 @@ def main() -> None:
     gflops.append(matmul_gflops())
     report = {"machine": machine(), "matmul_gflops": gflops, "total_seconds": round(total, 1),
               "ran_seconds": round(sum(r["seconds"] for r in rows if r["ran"]), 1), "stages": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    with Outputs() as o:
+        o.json(args.out, report)
 
 
 if __name__ == "__main__":

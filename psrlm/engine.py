@@ -14,26 +14,20 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from psrlm.errors import PsrlmError
-from psrlm.params import ParamsError
+from psrlm.params import Positive, Probability
 
-BACKENDS = ("auto", "hf", "vllm")
 
 
 @dataclass(frozen=True)
 class EngineParams:
-    backend: str
-    hf_batch_size: int
-    vllm_tensor_parallel_size: int
-    vllm_dtype: str
-    vllm_gpu_memory_utilization: float
-
-    def check(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ParamsError(f"engine: backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.hf_batch_size < 1 or self.vllm_tensor_parallel_size < 1:
-            raise ParamsError("engine: hf_batch_size and vllm_tensor_parallel_size must be at least 1")
+    backend: Literal["auto", "hf", "vllm"]
+    hf_batch_size: Positive
+    vllm_tensor_parallel_size: Positive
+    vllm_dtype: Literal["auto", "float32", "bfloat16", "float16"]
+    vllm_gpu_memory_utilization: Probability
 
 
 @dataclass(frozen=True)

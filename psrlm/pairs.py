@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from psrlm.params import ParamsError
+from psrlm.params import Positive
 
 LOOP = ["problem_id", "iteration", "loop"]
 
@@ -50,11 +50,7 @@ def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight:
 @dataclass(frozen=True)
 class PairsParams:
     unanimous: bool
-    min_chosen_multiplicity: int
-
-    def check(self) -> None:
-        if self.min_chosen_multiplicity < 1:
-            raise ParamsError("pairs: min_chosen_multiplicity must be at least 1")
+    min_chosen_multiplicity: Positive
 
 
 def build_pairs(steps: pl.LazyFrame, p: PairsParams = PairsParams(False, 1)) -> pl.LazyFrame:
@@ -65,11 +61,11 @@ def build_pairs(steps: pl.LazyFrame, p: PairsParams = PairsParams(False, 1)) -> 
                         & (pl.col("multiplicity") >= p.min_chosen_multiplicity))
     rej = steps.filter(pl.col("rejected_re")).select(
         *LOOP, rejected_text=pl.col("text"), rejected_score=pl.col("score_re"),
-        rejected_correct=pl.col("correct"))
+        rejected_correct=pl.col("correct"), rejected_is_final=pl.col("is_final"))
     return kept.join(rej, on=LOOP, how="inner").select(
         "problem_id", "iteration", "step_idx", "loop", "prompt", chosen=pl.col("text"),
         rejected=pl.col("rejected_text"), chosen_score=pl.col("score_re"), rejected_score="rejected_score",
-        is_final_step=pl.col("text").str.contains(r"\\boxed\{", literal=False),
+        is_final_step=pl.col("is_final"), rejected_is_final="rejected_is_final",
         chosen_correct=pl.col("correct"), rejected_correct="rejected_correct")
 
 

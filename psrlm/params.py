@@ -3,17 +3,22 @@
 Each stage declares the dataclass of its own section (shared sections are declared here) and loads
 it with `load_section`. Every key must be declared and present: an unknown, missing or mistyped key
 is an error that names the section and the key, so a typo in a sweep (`dvc exp run -S
-prepare.sede=3`) fails loudly instead of being ignored.
+prepare.sede=3`) fails loudly instead of being ignored. A field's range is declared in its type
+(`Annotated[int, Range(ge=1)]`, or the aliases below) and its choices as a `Literal`, so the check
+is written once, beside the key, and runs before any model loads; relations between keys are the
+section's `check()`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 
@@ -22,6 +27,35 @@ from psrlm.errors import PsrlmError
 
 class ParamsError(PsrlmError):
     """params.yaml does not match the declared sections."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a numeric params field, declared in its type: `Annotated[int, Range(ge=1)]`."""
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def check(self, value, where: str) -> None:
+        for bound, ok, word in ((self.ge, lambda b: value >= b, ">="), (self.gt, lambda b: value > b, ">"),
+                                (self.le, lambda b: value <= b, "<="), (self.lt, lambda b: value < b, "<")):
+            if bound is not None and not ok(bound):
+                raise ParamsError(f"{where}: must be {self.describe()}, got {value!r}")
+
+    def describe(self) -> str:
+        lo = f">= {self.ge:g}" if self.ge is not None else f"> {self.gt:g}" if self.gt is not None else ""
+        hi = f"<= {self.le:g}" if self.le is not None else f"< {self.lt:g}" if self.lt is not None else ""
+        return " and ".join(x for x in (lo, hi) if x)
+
+
+# The ranges params.yaml's keys use, by meaning.
+Count = Annotated[int, Range(ge=0)]  # sizes, limits, seeds (numpy and polars seeds are unsigned)
+Positive = Annotated[int, Range(ge=1)]  # batch sizes, widths, token budgets, workers, steps
+Rate = Annotated[float, Range(gt=0)]  # learning rates, epochs, seconds, beta
+NonNegative = Annotated[float, Range(ge=0)]  # weights, weight decay, temperature (0 = greedy)
+Share = Annotated[float, Range(ge=0, lt=1)]  # warmup ratio, a mix's share of one kind
+Probability = Annotated[float, Range(gt=0, le=1)]  # top_p, a memory share
 
 
 @dataclass(frozen=True)
@@ -34,9 +68,43 @@ class PromptsParams:
 class PipelineParams:
     """The self-rewarding iterations and the seed they share (search and dpo read only the key
     `pipeline.seed`, with load_key, so that evaluating another model does not rerun them)."""
-    seed: int
+    seed: Count
     iterations: dict[str, dict[str, str]]
     models_to_evaluate: tuple[str, ...]
+
+    def check(self) -> None:
+        chain = chain_of(self.iterations)
+        known = {chain[0][0], *(nxt for _, nxt in chain), "baseline", "sft"}
+        for name in self.models_to_evaluate:
+            if name not in known:
+                raise ParamsError(f"pipeline.models_to_evaluate: unknown model {name!r} (the chain's "
+                                  f"models, baseline or sft)")
+        if len(set(self.models_to_evaluate)) != len(self.models_to_evaluate):
+            raise ParamsError("pipeline.models_to_evaluate: a model is listed twice")
+
+
+def chain_of(iterations: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """`pipeline.iterations` as [(model, next)] in order, checked to be one chain: keys 1..n, each
+    entry's `model` the previous entry's `next`, every name distinct (dvc.yaml's foreach expands it;
+    report reads it to order the models)."""
+    if not iterations:
+        raise ParamsError("pipeline.iterations: needs at least one iteration")
+    if sorted(iterations, key=lambda k: (len(k), k)) != [str(i) for i in range(1, len(iterations) + 1)]:
+        raise ParamsError(f"pipeline.iterations: keys must be '1'..'{len(iterations)}', got "
+                          f"{', '.join(iterations)}")
+    chain = []
+    for i in range(1, len(iterations) + 1):
+        entry = iterations[str(i)]
+        if set(entry) != {"model", "next"}:
+            raise ParamsError(f"pipeline.iterations.{i}: needs exactly the keys model and next")
+        if chain and entry["model"] != chain[-1][1]:
+            raise ParamsError(f"pipeline.iterations.{i}.model: must be iteration {i - 1}'s next "
+                              f"({chain[-1][1]!r}), got {entry['model']!r}")
+        chain.append((entry["model"], entry["next"]))
+    names = [chain[0][0], *(nxt for _, nxt in chain)]
+    if len(set(names)) != len(names):
+        raise ParamsError(f"pipeline.iterations: a model name repeats in the chain {' -> '.join(names)}")
+    return chain
 
 
 _DECIMAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # a plain decimal, no nan/inf
@@ -45,13 +113,27 @@ _DECIMAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # a plain decim
 def _coerce(value, hint, where: str):
     """Check `value` against a type hint; lists become tuples so the dataclass stays frozen."""
     origin = typing.get_origin(hint)
+    if origin is Annotated:
+        base, *extras = typing.get_args(hint)
+        value = _coerce(value, base, where)
+        for extra in extras:
+            if isinstance(extra, Range):
+                extra.check(value, where)
+        return value
+    if origin is typing.Literal:
+        choices = typing.get_args(hint)
+        if isinstance(value, bool) or value not in choices:
+            raise ParamsError(f"{where}: must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
     if hint is float:
         # PyYAML reads YAML 1.1, where an exponent without a dot is a string: `dvc exp run -S
         # dpo.learning_rate=5e-5` writes 5e-05, which must still be the number it spells.
         if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
-            return float(value)
+            value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # YAML's .nan and .inf
+            raise ParamsError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -90,7 +172,7 @@ def parse_section(name: str, raw: object, cls: type):
     """Build the frozen dataclass of one section, naming any unknown, missing or mistyped key."""
     if not isinstance(raw, dict):
         raise ParamsError(f"params section '{name}' must be a mapping")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(raw) - set(fields))
     missing = [f for f in fields if f not in raw]
@@ -107,9 +189,7 @@ def parse_section(name: str, raw: object, cls: type):
 def load_section(path: str | Path, name: str, cls: type):
     """One section of the params file as the frozen dataclass `cls` (declared by the stage that
     owns the section; shared sections such as `prompts` are declared here)."""
-    raw = yaml.safe_load(Path(path).read_text())
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections")
+    raw = read_params(path)
     if name not in raw:
         raise ParamsError(f"{path}: missing section '{name}'")
     return parse_section(name, raw[name], cls)
@@ -119,9 +199,28 @@ def load_key(path: str | Path, dotted: str, hint: type):
     """One key of a section (`"pipeline.seed"`), checked against `hint`: for a stage that lists only
     that key in dvc.yaml, so that the rest of the section does not rerun it."""
     section, _, key = dotted.partition(".")
-    raw = yaml.safe_load(Path(path).read_text())
-    if not isinstance(raw, dict) or not isinstance(raw.get(section), dict):
+    raw = read_params(path)
+    if not isinstance(raw.get(section), dict):
         raise ParamsError(f"{path}: missing section '{section}'")
     if key not in raw[section]:
         raise ParamsError(f"params section '{section}': missing key '{key}'")
     return _coerce(raw[section][key], hint, dotted)
+
+
+def read_params(path: str | Path) -> dict:
+    """The params file as a mapping of sections; any reading or YAML error is one line naming the
+    file (and the line, for YAML)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = getattr(e, "problem", None) or e.__class__.__name__
+        raise ParamsError(f"{path}: not valid YAML ({where} {problem})".replace("( ", "(")) from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections")
+    return raw

@@ -18,36 +18,27 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Annotated, Literal, NamedTuple, Protocol
 
 from psrlm import arith, prompts
-from psrlm.params import ParamsError
+from psrlm.params import Count, NonNegative, Positive, Probability, Range
 from psrlm.prompts import final_answer, parse_verdict
 
-JUDGES = ("self", "oracle", "random")
 
 
 @dataclass(frozen=True)
 class SearchParams:
     """The `search` params section (the search stage and benchmarks/search_cost.py read it)."""
-    judge: str
-    width: int
-    temperature: float
-    top_p: float
-    max_step_tokens: int
-    max_judge_tokens: int
-    max_loops: int
+    judge: Literal["self", "oracle", "random"]
+    width: Annotated[int, Range(ge=2)]  # a pair needs two candidates
+    temperature: NonNegative
+    top_p: Probability
+    max_step_tokens: Positive
+    max_judge_tokens: Positive
+    max_loops: Positive
     both_orders: bool
-    multiplicity_weight: int
-    pool_limit: int | None
-
-    def check(self) -> None:
-        if self.width < 2:
-            raise ParamsError("search: width must be at least 2")
-        if self.judge not in JUDGES:
-            raise ParamsError(f"search: judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
-        if self.multiplicity_weight < 0:
-            raise ParamsError("search: multiplicity_weight must be 0 or more")
+    multiplicity_weight: Count
+    pool_limit: Count | None
 
 
 class JudgeRequest(NamedTuple):
@@ -156,7 +147,9 @@ def tie_order(seed: int, problem_id: str, loop: int, n: int) -> list[int]:
 
 
 def is_final(step: str) -> bool:
-    return final_answer(step) is not None
+    """The step ends the solution: it holds a complete \\boxed{} answer, or it is empty (the model
+    ended the sequence). The search stops there, and DPO puts EOS after it (the `is_final` column)."""
+    return final_answer(step) is not None or step == ""
 
 
 def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchConfig,
@@ -207,7 +200,8 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
                                   "multiplicity": mult,
                                   "score": None if score is None else score[i],
                                   "tie_rank": order.index(i),
-                                  "chosen": i == chosen, "rejected": i == rejected})
+                                  "chosen": i == chosen, "rejected": i == rejected,
+                                  "is_final": is_final(text)})
             s.loops += 1
             if chosen is None:  # all tie: discard the previous step (and its pair), regenerate it
                 s.rollbacks += 1
@@ -217,7 +211,7 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
                 continue
             s.steps.append(d[chosen][0])
             s.step_loops.append(loop)
-            s.finished = is_final(d[chosen][0]) or d[chosen][0] == ""
+            s.finished = is_final(d[chosen][0])
     kept = {(s.problem_id, lp) for s in states for lp in s.step_loops}
     for row in step_rows:  # a chosen step later rolled back is no longer part of the solution
         row["kept"] = row["chosen"] and (row["problem_id"], row["loop"]) in kept

@@ -15,29 +15,25 @@ import polars as pl
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError
-from psrlm.params import ParamsError
+from psrlm.params import Count, NonNegative, Positive, Rate, Share
 
 
 @dataclass(frozen=True)
 class TrainParams:
     """The training keys every SFT-style section has (`sft`, the judge_sft stage's `judge_sft`)."""
-    seed: int
-    learning_rate: float
-    epochs: float
-    batch_size: int
-    warmup_ratio: float
-    weight_decay: float
-    max_length: int
-    logging_steps: int
+    seed: Count
+    learning_rate: Rate
+    epochs: Rate
+    batch_size: Positive
+    warmup_ratio: Share
+    weight_decay: NonNegative
+    max_length: Positive
+    logging_steps: Positive
 
 
 @dataclass(frozen=True)
 class SftParams(TrainParams):
-    eft_fraction: float
-
-    def check(self) -> None:
-        if not 0 <= self.eft_fraction < 1:
-            raise ParamsError("sft: eft_fraction must be in [0, 1)")
+    eft_fraction: Share
 
 
 def sft_examples(ift: pl.DataFrame, eft: pl.DataFrame, eft_fraction: float, seed: int,

@@ -2,8 +2,9 @@
 
 `write_table` checks the frame against the schema, sorts it by the key and writes it atomically with
 fixed settings, so the same params give byte-identical files. `read_table` checks the file against the
-schema (columns, dtypes, nulls, duplicate keys) and returns a LazyFrame; every error names the file,
-the column and the problem.
+schema (columns, dtypes, nulls, duplicate keys, and each schema's value rules: enums, ranges, flags
+that must agree) and returns a LazyFrame; every error names the file, the column, the rule and the
+first row that breaks it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,47 @@ class TableError(PsrlmError):
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A value rule of a table: `ok` is true (or null, for a null in a nullable column) on every
+    row that keeps it; `says` is the rule in words, for the error."""
+    column: str
+    says: str
+    ok: pl.Expr
+
+
+def one_of(column: str, values: tuple[str, ...]) -> Rule:
+    return Rule(column, f"one of {', '.join(values)}", pl.col(column).is_in(list(values)))
+
+
+def at_least(column: str, low: int) -> Rule:
+    return Rule(column, f">= {low}", pl.col(column) >= low)
+
+
+def verdict_rules() -> tuple[Rule, ...]:
+    """A parsed judge verdict: A or B, null exactly when the status says why (never coerced)."""
+    return (one_of("verdict", VERDICTS), one_of("verdict_status", VERDICT_STATUSES),
+            Rule("verdict", "null exactly when verdict_status is not ok",
+                 pl.col("verdict").is_null() == (pl.col("verdict_status") != "ok")))
+
+
+def truth_rule() -> Rule:
+    return Rule("correct", "true exactly when truth is 'correct'",
+                pl.col("correct").eq_missing(pl.col("truth") == "correct"))
+
+
+VERDICTS = ("A", "B")
+VERDICT_STATUSES = ("ok", "no_verdict", "both_verdicts")  # psrlm.prompts.parse_verdict
+SOLVE_STATUSES = ("correct", "wrong", "no_answer")
+OPS = ("+", "-", "*", "/")
+
+
+@dataclass(frozen=True)
 class Schema:
     name: str
     columns: dict[str, pl.DataType]
     key: tuple[str, ...]
     nullable: frozenset[str] = frozenset()
+    rules: tuple[Rule, ...] = ()
 
     def polars_schema(self) -> pl.Schema:
         return pl.Schema(self.columns)
@@ -48,6 +85,12 @@ PROBLEMS = Schema(
         "gold_answer": pl.String(),
     },
     key=("problem_id",),
+    rules=(
+        Rule("ops", f"a non-empty list of {' '.join(OPS)}",
+             (pl.col("ops").list.len() > 0) & pl.col("ops").list.eval(pl.element().is_in(list(OPS))).list.all()),
+        Rule("operands", "one per op", pl.col("operands").list.len() == pl.col("ops").list.len()),
+        Rule("gold_steps", "one per op", pl.col("gold_steps").list.len() == pl.col("ops").list.len()),
+    ),
 )
 
 # Step-wise pairwise judge examples (method.md §3). Independent of how the candidates were made:
@@ -69,6 +112,16 @@ EFT = Schema(
         "judgment": pl.String(),  # target: explanation, then [[A]] or [[B]]
     },
     key=("pair_id",),
+    rules=(
+        at_least("step_idx", 1),
+        one_of("better", VERDICTS),
+        Rule("b_correct", "the opposite of a_correct (one right, one wrong candidate)",
+             pl.col("a_correct") != pl.col("b_correct")),
+        Rule("better", "the right candidate's letter",
+             pl.col("better") == pl.when(pl.col("a_correct")).then(pl.lit("A")).otherwise(pl.lit("B"))),
+        Rule("judgment", "ends in the verdict [[better]]",
+             pl.col("judgment").str.strip_chars().str.ends_with(pl.lit("[[") + pl.col("better") + pl.lit("]]"))),
+    ),
 )
 
 # The six benchmarks of the paper mapped to one schema (answers as published; see benchmarks.py).
@@ -99,6 +152,14 @@ EVAL_SOLVE = Schema(
     },
     key=("problem_id",),
     nullable=frozenset({"answer"}),
+    rules=(
+        one_of("status", SOLVE_STATUSES),
+        Rule("status", "no_answer exactly when answer is null",
+             (pl.col("status") == "no_answer") == pl.col("answer").is_null()),
+        at_least("steps_written", 0),
+        Rule("arithmetic_right", "between 0 and steps_written",
+             pl.col("arithmetic_right").is_between(0, pl.col("steps_written"))),
+    ),
 )
 
 # Greedy solutions of a model on the benchmarks (evaluate): one row per benchmark problem.
@@ -115,6 +176,7 @@ EVAL_BENCHMARK = Schema(
     },
     key=("benchmark", "id"),
     nullable=frozenset({"answer", "gold_answer"}),
+    rules=(one_of("status", ("correct", "wrong", "no_answer", "no_gold", "timeout", "parse_error")),),
 )
 
 # Greedy judgments of a model on held-out EFT pairs (evaluate): one row per pair.
@@ -130,6 +192,9 @@ EVAL_JUDGE = Schema(
     },
     key=("pair_id",),
     nullable=frozenset({"verdict"}),
+    rules=(one_of("better", VERDICTS), *verdict_rules(),
+           Rule("correct", "true exactly when verdict equals better",
+                pl.col("correct") == (pl.col("verdict") == pl.col("better")).fill_null(False))),
 )
 
 # Search (method.md §5), one row per distinct candidate of every loop of every problem.
@@ -149,6 +214,9 @@ SEARCH_STEPS = Schema(
         "tie_rank": pl.Int64(),  # seeded order that breaks ties for best and worst (lower first)
         "chosen": pl.Boolean(),
         "rejected": pl.Boolean(),
+        # Ends the solution (psrlm.search.is_final: a \boxed{} answer or the end of the sequence);
+        # the one place pairs and dpo learn where EOS goes.
+        "is_final": pl.Boolean(),
         "kept": pl.Boolean(),  # chosen and never rolled back: part of the final solution
         # Ground truth, audit only (never read by the search): psrlm.arith.step_truth's label of
         # the step relative to its prefix ("correct", "wrong_result", ...); null without it.
@@ -157,6 +225,14 @@ SEARCH_STEPS = Schema(
     },
     key=("problem_id", "iteration", "loop", "candidate_idx"),
     nullable=frozenset({"score", "truth", "correct"}),
+    rules=(
+        at_least("iteration", 1), at_least("loop", 0), at_least("step_idx", 1),
+        at_least("candidate_idx", 0), at_least("multiplicity", 1), at_least("score", 0),
+        at_least("tie_rank", 0),
+        Rule("rejected", "never true with chosen", ~(pl.col("chosen") & pl.col("rejected"))),
+        Rule("kept", "true only when chosen", ~pl.col("kept") | pl.col("chosen")),
+        truth_rule(),
+    ),
 )
 
 # Search judge calls: one row per ordered comparison (both orders of every distinct pair).
@@ -175,6 +251,12 @@ SEARCH_JUDGMENTS = Schema(
     },
     key=("problem_id", "iteration", "loop", "candidate_a", "candidate_b"),
     nullable=frozenset({"verdict"}),
+    rules=(
+        at_least("iteration", 1), at_least("loop", 0), at_least("step_idx", 1),
+        at_least("candidate_a", 0), at_least("candidate_b", 0),
+        Rule("candidate_b", "not candidate_a", pl.col("candidate_a") != pl.col("candidate_b")),
+        *verdict_rules(),
+    ),
 )
 
 # Search outcome per problem: the chosen trajectory.
@@ -193,6 +275,8 @@ SEARCH_SOLUTIONS = Schema(
     },
     key=("problem_id", "iteration"),
     nullable=frozenset({"answer", "gold_answer", "correct"}),
+    rules=(at_least("iteration", 1), at_least("loops", 0),
+           Rule("rollbacks", "between 0 and loops", pl.col("rollbacks").is_between(0, pl.col("loops")))),
 )
 
 # The SFT model's own candidate steps on the judge problems (own_eft), one row per distinct
@@ -211,6 +295,7 @@ OWN_STEPS = Schema(
         "correct": pl.Boolean(),  # truth == "correct"
     },
     key=("problem_id", "step_idx", "candidate_idx"),
+    rules=(at_least("step_idx", 1), at_least("candidate_idx", 0), at_least("multiplicity", 1), truth_rule()),
 )
 
 # Step-level preference pairs (PPD) in TRL's columns, one per kept step with distinct scores.
@@ -226,12 +311,15 @@ PAIRS = Schema(
         "rejected": pl.String(),  # one step
         "chosen_score": pl.Int64(),
         "rejected_score": pl.Int64(),
-        "is_final_step": pl.Boolean(),  # the chosen step holds the \boxed{} answer: EOS after it
+        "is_final_step": pl.Boolean(),  # the search's is_final of the chosen step: EOS after it
+        "rejected_is_final": pl.Boolean(),  # the same of the rejected step
         "chosen_correct": pl.Boolean(),  # ground truth, audit only
         "rejected_correct": pl.Boolean(),
     },
     key=("problem_id", "iteration", "step_idx"),
     nullable=frozenset({"chosen_correct", "rejected_correct"}),
+    rules=(at_least("iteration", 1), at_least("step_idx", 1), at_least("loop", 0),
+           Rule("rejected", "a different step from chosen", pl.col("chosen") != pl.col("rejected"))),
 )
 
 # Fixed writer settings: part of the byte-for-byte reproducibility promise.
@@ -253,17 +341,29 @@ def _check(lf: pl.LazyFrame, got: pl.Schema, schema: Schema, source: str, exact:
     if exact and extra:
         raise TableError(f"{source}: column '{extra[0]}' is not in the schema of '{schema.name}'")
     required = [c for c in schema.columns if c not in schema.nullable]
-    checks = lf.select(
-        pl.struct(list(schema.key)).is_duplicated().sum().alias("__dup"),
-        *[pl.col(c).null_count().alias(c) for c in required],
-    ).collect().row(0, named=True)
-    dup = checks.pop("__dup")
+    broken = [(~r.ok).fill_null(False) for r in schema.rules]
+    try:  # reads every page of every column: a corrupt page fails here, named, not in a later stage
+        checks = lf.select(
+            pl.struct(list(schema.key)).is_duplicated().sum().alias("__dup"),
+            *[pl.col(c).null_count().alias(f"__null_{c}") for c in schema.columns],
+            *[b.sum().alias(f"__rule_{i}") for i, b in enumerate(broken)],
+            *[b.arg_max().alias(f"__first_{i}") for i, b in enumerate(broken)],
+        ).collect().row(0, named=True)
+    except pl.exceptions.PolarsError as e:
+        raise TableError(f"{source}: not a readable Parquet file ({e.__class__.__name__}: "
+                         f"{str(e).splitlines()[0][:200]})") from None
+    dup = checks["__dup"]
     if dup:
         raise TableError(f"{source}: key column(s) '{', '.join(schema.key)}' have {dup} "
                          f"duplicated row(s) (table '{schema.name}')")
-    for col, n in checks.items():
-        if n:
-            raise TableError(f"{source}: column '{col}' has {n} null value(s) but is not nullable")
+    for col in required:
+        if checks[f"__null_{col}"]:
+            raise TableError(f"{source}: column '{col}' has {checks[f'__null_{col}']} null value(s) "
+                             f"but is not nullable")
+    for i, rule in enumerate(schema.rules):
+        if checks[f"__rule_{i}"]:
+            raise TableError(f"{source}: column '{rule.column}' must be {rule.says}; "
+                             f"{checks[f'__rule_{i}']} row(s) are not (first: row {checks[f'__first_{i}']})")
 
 
 def validate(df: pl.DataFrame, schema: Schema, source: str) -> pl.DataFrame:
@@ -290,11 +390,12 @@ def write_table(df: pl.DataFrame, path: str | Path, schema: Schema) -> Path:
     return path
 
 
-def write_tables(items: list[tuple[pl.DataFrame, str | Path, Schema]]) -> None:
-    """Validate every table first, then write them: a bad one leaves no partial set of outputs."""
+def write_tables(items: list[tuple[pl.DataFrame, str | Path, Schema]], outputs=None) -> None:
+    """Validate every table first (errors name the final path), then write them, through
+    `outputs` (a psrlm.outputs.Outputs: moved into place when the stage succeeds) when given."""
     checked = [(validate(df, schema, str(path)), path, schema) for df, path, schema in items]
     for df, path, schema in checked:
-        write_table(df, path, schema)
+        write_table(df, outputs.path(path) if outputs is not None else path, schema)
 
 
 def read_table(path: str | Path, schema: Schema) -> pl.LazyFrame:

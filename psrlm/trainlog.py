@@ -1,5 +1,6 @@
 """What every training stage does around its TRL trainer: the per-step log (a TSV that `dvc plots`
-reads) and the run itself, saved in Hugging Face format."""
+reads) and the run itself, saved in Hugging Face format. The stages pass paths staged by
+psrlm.outputs, so a failed run leaves the last good model and log in place."""
 
 from __future__ import annotations
 
@@ -45,8 +46,6 @@ def fit(trainer, tokenizer, out: Path, log_path: Path, rows: list[dict], columns
 
 def untrained(model_dir: str, out: Path, log_path: Path, columns: dict[str, str]) -> None:
     """A training stage with nothing to train on: its output model is a byte copy of its input
-    (replacing any earlier output) and its log is empty, so the chain still runs and says so."""
-    if out.exists():
-        shutil.rmtree(out)
+    and its log is empty, so the chain still runs and says so."""
     shutil.copytree(model_dir, out)
     write(log_path, [], columns)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 from pathlib import Path
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
-from psrlm.params import PromptsParams, load_key, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import PromptsParams, Rate, chain_of, load_key, load_section
 from psrlm.sft import LOG, SftParams, as_chat, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, read_table
 
@@ -73,9 +73,9 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "sft", SftParams)
     templates = load_section(args.params, "prompts", PromptsParams)
-    learning_rate = load_key(args.params, "dpo.learning_rate", float)
-    paths = [str(Path(args.dpo) / f"{i}.json") for i in sorted(
-        load_key(args.params, "pipeline.iterations", dict[str, dict[str, str]]), key=int)]
+    learning_rate = load_key(args.params, "dpo.learning_rate", Rate)
+    chain = chain_of(load_key(args.params, "pipeline.iterations", dict[str, dict[str, str]]))
+    paths = [str(Path(args.dpo) / f"{i}.json") for i in range(1, len(chain) + 1)]
     reports = []
     for path in paths:
         try:
@@ -83,19 +83,14 @@ def main() -> None:
         except (OSError, json.JSONDecodeError) as e:
             raise PsrlmError(f"{path}: cannot read the DPO report ({e.__class__.__name__}: {e})") from e
     budget = token_budget(reports, paths)
-    for path in (args.log, args.report):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)
     if budget <= 0:
         # The chain trained on nothing (no pairs in any iteration): the same compute is none, and
         # the baseline is M1 itself, said loudly and recorded, as the dpo stage does.
-        print(f"baseline: WARNING {', '.join(paths)} trained on no tokens; {out} is a copy of {args.model}")
-        trainlog.untrained(args.model, out, Path(args.log), LOG)
-        stats = {"trained": False, "steps": 0, "token_budget": 0, "dpo_train_tokens": 0,
-                 "learning_rate": learning_rate}
-        Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+        print(f"baseline: WARNING {', '.join(paths)} trained on no tokens; {args.out} is a copy of {args.model}")
+        with Outputs() as o:
+            trainlog.untrained(args.model, o.path(args.out), o.path(args.log), LOG)
+            o.json(args.report, {"trained": False, "steps": 0, "token_budget": 0, "dpo_train_tokens": 0,
+                                 "learning_rate": learning_rate})
         return
 
     ift = read_table(args.ift, PROBLEMS).collect()
@@ -105,11 +100,12 @@ def main() -> None:
                             prompts.template(templates.judge))
     examples = examples.head(enough_examples(examples, budget, args.model))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    stats = train(args.model, as_chat(examples), p, Path(args.out), Path(args.log), seed=seed,
-                  learning_rate=learning_rate, token_budget=budget)
-    stats.update(trained=True, token_budget=round(budget), dpo_train_tokens=sum(r["train_tokens"] for r in reports),
-                 learning_rate=learning_rate)
-    Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    with Outputs() as o:
+        stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log), seed=seed,
+                      learning_rate=learning_rate, token_budget=budget)
+        stats.update(trained=True, token_budget=round(budget),
+                     dpo_train_tokens=sum(r["train_tokens"] for r in reports), learning_rate=learning_rate)
+        o.json(args.report, stats)
     print(f"baseline: {stats}")
 
 

@@ -22,37 +22,35 @@ Run: dvc repro dpo@1   (or: python stages/dpo.py --pairs ... --model data/models
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from psrlm import prompts, trainlog
+from psrlm import trainlog
 from psrlm.errors import PsrlmError, run
-from psrlm.params import ParamsError, load_key, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share, load_key,
+                          load_section)
 from psrlm.tables import PAIRS, read_table
 
 
 @dataclass(frozen=True)
 class DpoParams:
-    beta: float
+    beta: Rate
     loss_type: tuple[str, ...]
-    loss_weights: tuple[float, ...]
-    learning_rate: float
+    loss_weights: tuple[NonNegative, ...]
+    learning_rate: Rate
     optim: str
-    epochs: float
-    batch_size: int
-    warmup_ratio: float
-    max_length: int
-    logging_steps: int
+    epochs: Rate
+    batch_size: Positive
+    warmup_ratio: Share
+    max_length: Positive
+    logging_steps: Positive
 
     def check(self) -> None:
-        if self.beta <= 0:
-            raise ParamsError("dpo: beta must be positive")
         if not self.loss_type or len(self.loss_weights) != len(self.loss_type):
             raise ParamsError("dpo: loss_weights needs one weight per loss_type entry")
 
@@ -62,27 +60,40 @@ LOG = {"loss": "loss", "margin": "rewards/margins", "accuracy": "rewards/accurac
        "chosen_reward": "rewards/chosen", "rejected_reward": "rewards/rejected"}
 
 
-def step_completion(step: str, eos: str) -> str:
-    """A step as the model writes it: a final step (with a \\boxed{} answer) ends with EOS, any
-    other with the newline after which the next step begins."""
-    return step + (eos if prompts.final_answer(step) is not None else "\n")
+def step_completion(step: str, final: bool, eos: str) -> str:
+    """A step as the model writes it: a final step (the search's `is_final`: a \\boxed{} answer, or
+    the end of the sequence) ends with EOS, any other with the newline after which the next step
+    begins."""
+    return step + (eos if final else "\n")
 
 
-def tokenize_pairs(pairs: pl.DataFrame, tok) -> dict[str, list[list[int]]]:
-    """TRL's pre-tokenized DPO columns. Each completion is tokenized together with its prompt and
-    cut after the prompt's tokens, which must be a prefix: otherwise the model would be trained on a
-    context it never sees at search time, so that is an error, not a warning."""
+def tokenize_pairs(pairs: pl.DataFrame, tok, max_length: int) -> tuple[dict[str, list[list[int]]], int]:
+    """TRL's pre-tokenized DPO columns, and how many pairs were dropped because prompt + step is
+    longer than `max_length` (TRL would cut the step off and train on what is left of it). Each
+    completion is tokenized together with its prompt and cut after the prompt's tokens, which must
+    be a prefix: otherwise the model would be trained on a context it never sees at search time,
+    so that is an error, not a warning. Whether a step ends with EOS is the pairs table's
+    `is_final_step` / `rejected_is_final`, which the search decided (psrlm.search.is_final)."""
     out: dict[str, list[list[int]]] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
+    too_long = 0
     for r in pairs.iter_rows(named=True):
         prompt_ids = tok(r["prompt"], add_special_tokens=False)["input_ids"]
-        out["prompt_ids"].append(prompt_ids)
+        steps = {}
         for col in ("chosen", "rejected"):
-            full = tok(r["prompt"] + step_completion(r[col], tok.eos_token), add_special_tokens=False)["input_ids"]
+            final = r["is_final_step"] if col == "chosen" else r["rejected_is_final"]
+            full = tok(r["prompt"] + step_completion(r[col], final, tok.eos_token),
+                       add_special_tokens=False)["input_ids"]
             if full[:len(prompt_ids)] != prompt_ids:
                 raise PsrlmError(f"pairs {r['problem_id']} step {r['step_idx']}: the prompt's tokens are not a "
                                  f"prefix of prompt + {col} (a token merges across the boundary)")
-            out[f"{col}_ids"].append(full[len(prompt_ids):])
-    return out
+            steps[col] = full[len(prompt_ids):]
+        if len(prompt_ids) + max(len(s) for s in steps.values()) > max_length:
+            too_long += 1
+            continue
+        out["prompt_ids"].append(prompt_ids)
+        for col, ids in steps.items():
+            out[f"{col}_ids"].append(ids)
+    return out, too_long
 
 
 def train(model_dir: str, data: dict, p: DpoParams, seed: int, out: Path, log_path: Path) -> dict:
@@ -132,33 +143,35 @@ def main() -> None:
     ap.add_argument("--log", required=True)
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
-    seed = load_key(args.params, "pipeline.seed", int)
+    seed = load_key(args.params, "pipeline.seed", Count)
     p = load_section(args.params, "dpo", DpoParams)
     pairs = read_table(args.pairs, PAIRS).collect()
-    for path in (args.log, args.report):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)
-    if pairs.is_empty():
-        # Nothing to learn from: M(i+1) is M(i), said loudly and recorded, so the chain still runs.
-        print(f"dpo: WARNING {args.pairs} holds no pairs; {args.out} is a copy of {args.model}")
-        trainlog.untrained(args.model, out, Path(args.log), LOG)
-        stats = {"trained": False, "steps": 0, "train_tokens": 0, "reference_tokens": 0}
-    else:
+    too_long = 0
+    if pairs.height:
         from transformers import AutoTokenizer
 
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        data = tokenize_pairs(pairs, AutoTokenizer.from_pretrained(args.model))
-        stats = train(args.model, data, p, seed, out, Path(args.log))
-        # The training compute a baseline of plain SFT must match: tokens through the policy
-        # (prompt + step, chosen and rejected) every epoch, and one forward pass of the reference.
-        stats["tokens_per_epoch"] = sum(2 * len(pr) + len(c) + len(r) for pr, c, r in
-                                        zip(data["prompt_ids"], data["chosen_ids"], data["rejected_ids"]))
-        stats["train_tokens"] = round(stats["tokens_per_epoch"] * p.epochs)
-        stats["reference_tokens"] = stats["tokens_per_epoch"]
-    stats.update(pairs=pairs.height, final_step_pairs=int(pairs["is_final_step"].sum()))
-    Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+        data, too_long = tokenize_pairs(pairs, AutoTokenizer.from_pretrained(args.model), p.max_length)
+        if too_long:
+            print(f"dpo: WARNING dropped {too_long} of {pairs.height} pairs longer than dpo.max_length "
+                  f"({p.max_length} tokens)")
+    with Outputs() as o:
+        if pairs.height == too_long:
+            # Nothing to learn from: M(i+1) is M(i), said loudly and recorded, so the chain still runs.
+            print(f"dpo: WARNING {args.pairs} holds no trainable pairs; {args.out} is a copy of {args.model}")
+            trainlog.untrained(args.model, o.path(args.out), o.path(args.log), LOG)
+            stats = {"trained": False, "steps": 0, "train_tokens": 0, "reference_tokens": 0}
+        else:
+            stats = train(args.model, data, p, seed, o.path(args.out), o.path(args.log))
+            # The training compute a baseline of plain SFT must match: tokens through the policy
+            # (prompt + step, chosen and rejected) every epoch, and one forward pass of the reference.
+            stats["tokens_per_epoch"] = sum(2 * len(pr) + len(c) + len(r) for pr, c, r in
+                                            zip(data["prompt_ids"], data["chosen_ids"], data["rejected_ids"]))
+            stats["train_tokens"] = round(stats["tokens_per_epoch"] * p.epochs)
+            stats["reference_tokens"] = stats["tokens_per_epoch"]
+        stats.update(pairs=pairs.height, pairs_too_long=too_long,
+                     final_step_pairs=int(pairs["is_final_step"].sum()))
+        o.json(args.report, stats)
     print(f"dpo: {stats}")
 
 

@@ -23,7 +23,6 @@ Run: dvc repro evaluate@m1   (or: python stages/evaluate.py --model data/models/
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,22 +32,23 @@ import polars as pl
 from psrlm import arith, grade, prompts
 from psrlm.errors import PsrlmError, run
 from psrlm.engine import EngineParams, Sampling, build
-from psrlm.params import PromptsParams, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import Count, Positive, PromptsParams, Rate, load_section
 from psrlm.tables import (BENCHMARKS, EFT, EVAL_BENCHMARK, EVAL_JUDGE, EVAL_SOLVE, PROBLEMS, read_table,
                           write_tables)
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    test_limit: int | None
-    eft_limit: int | None
-    own_eft_limit: int | None
-    max_new_tokens_solve: int
-    max_new_tokens_judge: int
-    benchmark_limits: dict[str, int | None]
-    max_new_tokens_benchmark: int
-    grade_seconds: float
-    grade_workers: int
+    test_limit: Count | None
+    eft_limit: Count | None
+    own_eft_limit: Count | None
+    max_new_tokens_solve: Positive
+    max_new_tokens_judge: Positive
+    benchmark_limits: dict[str, Count | None]
+    max_new_tokens_benchmark: Positive
+    grade_seconds: Rate
+    grade_workers: Positive
 
 
 def score_solutions(test: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
@@ -102,8 +102,13 @@ def score_judgments(eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
     ).with_columns(correct=(pl.col("verdict") == pl.col("better")).fill_null(False))
 
 
-def _acc(df: pl.DataFrame) -> float:
-    return round(float(df["correct"].mean()), 4) if len(df) else 0.0
+def _share(flags: pl.Series) -> float | None:
+    """The share of true flags; None (not measured, never 0.0) when there are none to count."""
+    return round(float(flags.mean()), 4) if len(flags) else None
+
+
+def _acc(df: pl.DataFrame) -> float | None:
+    return _share(df["correct"])
 
 
 def position_consistency(own: pl.DataFrame, judged: pl.DataFrame) -> tuple[int, int]:
@@ -138,11 +143,11 @@ def own_metrics(own: pl.DataFrame, judged: pl.DataFrame) -> dict:
 def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
     return {
         "synthetic": {"n": len(solve),
-                      "accuracy": round(float((solve["status"] == "correct").mean()), 4),
+                      "accuracy": _share(solve["status"] == "correct"),
                       "no_answer": int((solve["status"] == "no_answer").sum()),
                       # A right answer is not a right solution: the share solved with every step
                       # right, and the share of written steps whose result fits their operands.
-                      "steps_right_accuracy": round(float(solve["steps_right"].mean()), 4),
+                      "steps_right_accuracy": _share(solve["steps_right"]),
                       "step_arithmetic": round(solve["arithmetic_right"].sum() / solve["steps_written"].sum(), 4)
                       if solve["steps_written"].sum() else None,
                       **step_stats(solve["output"])},
@@ -169,6 +174,7 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "evaluate", EvaluateParams)
     templates = load_section(args.params, "prompts", PromptsParams)
+    engine_p = load_section(args.params, "engine", EngineParams)
 
     test = read_table(args.test, PROBLEMS)
     eft = read_table(args.eft, EFT)
@@ -187,7 +193,7 @@ def main() -> None:
                        else bench.filter(pl.col("benchmark") == name)
                        for name, limit in p.benchmark_limits.items()]).collect()
 
-    engine = build(load_section(args.params, "engine", EngineParams), args.model)
+    engine = build(engine_p, args.model)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
 
     def greedy(users: list[str], max_tokens: int, desc: str) -> list[str]:
@@ -210,21 +216,21 @@ def main() -> None:
     judged_own = score_judgments(own, own_out)
     scored = score_benchmarks(bench, bench_out, p.grade_seconds, p.grade_workers)
     out = Path(args.out)
-    write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judged, out / "judge.parquet", EVAL_JUDGE),
-                  (judged_own, out / "judge_own.parquet", EVAL_JUDGE),
-                  (scored, out / "benchmarks.parquet", EVAL_BENCHMARK)])
     report = metrics(solve, judged)
     report["judge"] |= own_metrics(own, judged_own)
     report |= {
         "benchmarks": benchmark_metrics(scored, p.benchmark_limits),
         "generation_seconds": round(generation, 1)}
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"evaluate: synthetic {report['synthetic']['accuracy']:.3f}, "
-          f"judge {report['judge']['accuracy']:.3f} ({report['judge']['invalid']} invalid), "
+    with Outputs() as o:
+        write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judged, out / "judge.parquet", EVAL_JUDGE),
+                      (judged_own, out / "judge_own.parquet", EVAL_JUDGE),
+                      (scored, out / "benchmarks.parquet", EVAL_BENCHMARK)], o)
+        o.json(args.report, report)
+    print(f"evaluate: synthetic {report['synthetic']['accuracy']} of {len(solve)}, "
+          f"judge {report['judge']['accuracy']} ({report['judge']['invalid']} invalid), "
           f"judge own {report['judge']['own_accuracy']} "
           f"(consistency {report['judge']['own_position_consistency']}), benchmarks "
-          + ", ".join(f"{k} {v['accuracy']:.3f} (n={v['n']})" for k, v in report["benchmarks"].items()))
+          + ", ".join(f"{k} {v['accuracy']} (n={v['n']})" for k, v in report["benchmarks"].items()))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Run: dvc repro init_model
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,22 +23,23 @@ import polars as pl
 from psrlm import model as models
 from psrlm import prompts
 from psrlm.errors import run
-from psrlm.params import ParamsError, PromptsParams, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import Count, ParamsError, Positive, PromptsParams, load_section
 from psrlm.tables import EFT, PROBLEMS, read_table
 
 
 @dataclass(frozen=True)
 class ModelParams:
     base: str
-    seed: int
-    vocab_size: int
-    tokenizer_corpus_rows: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    intermediate_size: int
-    max_position_embeddings: int
+    seed: Count
+    vocab_size: Positive
+    tokenizer_corpus_rows: Positive
+    hidden_size: Positive
+    num_layers: Positive
+    num_heads: Positive
+    num_kv_heads: Positive
+    intermediate_size: Positive
+    max_position_embeddings: Positive
 
     def check(self) -> None:
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
@@ -96,13 +96,12 @@ def main() -> None:
         model, tok = models.load(p.base)
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
     n_params = sum(t.numel() for t in model.parameters())
-    report = {"parameters": n_params, "vocab_size": len(tok), "base": p.base}
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    with Outputs() as o:
+        staged = o.path(out)
+        model.save_pretrained(staged)
+        tok.save_pretrained(staged)
+        o.json(args.report, {"parameters": n_params, "vocab_size": len(tok), "base": p.base})
     print(f"init_model: M0 with {n_params:,} parameters, vocabulary {len(tok)}, saved to {out}")
 
 

@@ -20,32 +20,23 @@ Run: dvc repro judge_sft
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
-from psrlm.params import ParamsError, PromptsParams, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import Count, PromptsParams, Share, load_section
 from psrlm.sft import LOG, SftParams, TrainParams, as_chat, judge_examples, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, read_table
 
 
 @dataclass(frozen=True)
 class JudgeSftParams(TrainParams):
-    own_rows: int | None
-    replay_fraction: float
-
-    def check(self) -> None:
-        if not 0 <= self.replay_fraction < 1:
-            raise ParamsError("judge_sft: replay_fraction must be in [0, 1)")
-        if self.own_rows is not None and self.own_rows < 0:
-            raise ParamsError("judge_sft: own_rows must be null (all) or >= 0")
-        if self.learning_rate <= 0 or self.epochs <= 0 or self.batch_size < 1:
-            raise ParamsError("judge_sft: need learning_rate > 0, epochs > 0 and batch_size >= 1")
+    own_rows: Count | None
+    replay_fraction: Share
 
 
 def examples(own: pl.DataFrame, replay_pool: pl.DataFrame | None, p: JudgeSftParams, judge_t: str) -> pl.DataFrame:
@@ -86,20 +77,19 @@ def main() -> None:
     replay = sft_examples(ift.collect(), eft.collect(), first.eft_fraction, p.seed + 1, solve_t, judge_t) \
         if own.height else None
     mix = examples(own, replay, p, judge_t)
-    for path in (args.log, args.report):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     kinds = dict(sorted(mix.group_by("kind").len().iter_rows()))
-    if mix.height == 0:
-        # Nothing to train on: M1 is the SFT model itself, said and recorded.
-        print(f"judge_sft: no own examples; {args.out} is a copy of {args.model}")
-        trainlog.untrained(args.model, Path(args.out), Path(args.log), LOG)
-        stats = {"trained": False, "steps": 0, "examples": kinds}
-    else:
-        print(f"judge_sft: {mix.height} examples {kinds}")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        stats = train(args.model, as_chat(mix), p, Path(args.out), Path(args.log))
-        stats.update(trained=True, examples=kinds)
-    Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    with Outputs() as o:
+        if mix.height == 0:
+            # Nothing to train on: M1 is the SFT model itself, said and recorded.
+            print(f"judge_sft: no own examples; {args.out} is a copy of {args.model}")
+            trainlog.untrained(args.model, o.path(args.out), o.path(args.log), LOG)
+            stats = {"trained": False, "steps": 0, "examples": kinds}
+        else:
+            print(f"judge_sft: {mix.height} examples {kinds}")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            stats = train(args.model, as_chat(mix), p, o.path(args.out), o.path(args.log))
+            stats.update(trained=True, examples=kinds)
+        o.json(args.report, stats)
     print(f"judge_sft: {stats}")
 
 

@@ -19,37 +19,28 @@ Run: dvc repro own_eft@train   (or: python stages/own_eft.py --model data/models
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass
+from typing import Annotated
 from pathlib import Path
 
 import polars as pl
 
 from psrlm import arith, engine, owneft, prompts
 from psrlm.errors import run
-from psrlm.params import ParamsError, PromptsParams, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import Count, Positive, Probability, PromptsParams, Range, Rate, load_section
 from psrlm.tables import EFT, OWN_STEPS, PROBLEMS, read_table, write_tables
 
 
 @dataclass(frozen=True)
 class OwnEftParams:
-    seed: int
-    width: int
-    temperature: float
-    top_p: float
-    max_step_tokens: int
-    pairs_per_step: int
-
-    def check(self) -> None:
-        if self.width < 2:
-            raise ParamsError("own_eft: width must be at least 2 (a pair needs two candidates)")
-        if self.pairs_per_step < 1:
-            raise ParamsError("own_eft: pairs_per_step must be at least 1")
-        if self.temperature <= 0 or not 0 < self.top_p <= 1:
-            raise ParamsError("own_eft: need temperature > 0 and 0 < top_p <= 1 (sampling)")
-        if self.max_step_tokens < 1:
-            raise ParamsError("own_eft: max_step_tokens must be at least 1")
+    seed: Count
+    width: Annotated[int, Range(ge=2)]  # a pair needs two candidates
+    temperature: Rate  # sampling: greedy would write one candidate
+    top_p: Probability
+    max_step_tokens: Positive
+    pairs_per_step: Positive
 
 
 def report(steps: pl.DataFrame, eft: pl.DataFrame, n_problems: int) -> dict:
@@ -102,10 +93,10 @@ def main() -> None:
                                         f"own:{Path(args.model).name}", judgment),
                        schema=EFT.polars_schema())
     out = Path(args.out)
-    write_tables([(steps, out / "steps.parquet", OWN_STEPS), (eft, out / "eft.parquet", EFT)])
     metrics = report(steps, eft, len(problems)) | {"seconds": round(time.time() - start, 1)}
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    with Outputs() as o:
+        write_tables([(steps, out / "steps.parquet", OWN_STEPS), (eft, out / "eft.parquet", EFT)], o)
+        o.json(args.report, metrics)
     print(f"own_eft ({eng.name}): {metrics}")
 
 

@@ -21,14 +21,13 @@ Run: dvc repro pairs@1
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import polars as pl
 
 from psrlm.errors import PsrlmError, run
 from psrlm.pairs import PairsParams, build_pairs, metrics, pair_precision_of, recompute
-from psrlm.params import load_key, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import Count, load_key, load_section
 from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_table)
 
@@ -42,7 +41,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
-    weight = load_key(args.params, "search.multiplicity_weight", int)
+    weight = load_key(args.params, "search.multiplicity_weight", Count)
+    p = load_section(args.params, "pairs", PairsParams)
     steps = recompute(read_table(args.steps, SEARCH_STEPS), read_table(args.judgments, SEARCH_JUDGMENTS),
                       weight)
     checked = steps.select(
@@ -54,7 +54,6 @@ def main() -> None:
         if not ok:
             raise PsrlmError(f"{args.steps}: column '{what}' disagrees with the {what} recomputed "
                              f"from {args.judgments}")
-    p = load_section(args.params, "pairs", PairsParams)
     pairs = build_pairs(steps, p).collect()
     unfiltered = build_pairs(steps).collect()
     report = metrics(read_table(args.steps, SEARCH_STEPS).collect(),
@@ -63,9 +62,9 @@ def main() -> None:
     # What the filters removed, audited the same way: the pairs Eq. 2 alone would have kept.
     report["pairs_unfiltered"] = unfiltered.height
     report["pair_precision_unfiltered"] = pair_precision_of(unfiltered)
-    write_table(pairs, Path(args.out), PAIRS)
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    with Outputs() as o:
+        write_table(pairs, o.path(args.out), PAIRS)
+        o.json(args.report, report)
     print(f"pairs: {len(pairs)} pairs, precision {report['pair_precision']}")
 
 

@@ -21,20 +21,35 @@ from pathlib import Path
 import yaml
 
 from psrlm.errors import PsrlmError, run
-from psrlm.params import PipelineParams, load_key, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import PipelineParams, chain_of, load_key, load_section
 
 PAPER = Path(__file__).resolve().parents[1] / "psrlm" / "paper.yaml"
 BENCH_NAMES = {"gsm8k": "GSM8K", "math500": "MATH500", "gaokao2023en": "Gaokao", "olympiadbench": "Olympiad",
                "aime24": "AIME24", "amc23": "AMC23"}
 
 
-def load_json(path: Path) -> dict:
+# The keys of each stage's metrics file that the report reads (dotted: section.key).
+EVAL_KEYS = ("synthetic.accuracy", "judge.accuracy", "judge.accuracy_a", "judge.accuracy_b", "judge.invalid")
+SEARCH_KEYS = ("prompts", "judge_calls_per_step", "invalid_verdicts", "rollbacks", "unfinished", "pairs",
+               "step_accuracy", "judge_accuracy_self", "pair_precision", "position_consistency")
+
+
+def load_json(path: Path, keys: tuple[str, ...]) -> dict:
+    """A stage's metrics file, checked to hold `keys` before anything is written."""
     if not path.is_file():
         raise PsrlmError(f"{path}: report not found (run the stage that writes it first)")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise PsrlmError(f"{path}: not valid JSON ({e})") from e
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise PsrlmError(f"{path}: not valid JSON ({e.__class__.__name__})") from None
+    for dotted in keys:
+        node = data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise PsrlmError(f"{path}: missing key '{dotted}'")
+            node = node[part]
+    return data
 
 
 def pct(x: float | None) -> str:
@@ -45,13 +60,15 @@ BASELINE = "baseline"  # M1 + the chain's training compute as plain SFT (stage b
 SFT = "sft"  # the first SFT phase alone, before the judge phase that makes M1 (stage judge_sft)
 
 
-def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, dict]) -> list[dict]:
-    """One row per model of the chain: its evaluation, the search that model ran (iteration i uses
-    M(i)), and the plain-SFT baseline's accuracy (the same on every row: a reference line)."""
+def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, dict],
+                   iteration_of: dict[str, int]) -> list[dict]:
+    """One row per model of the chain (in chain order): its evaluation, the search that model ran
+    (iteration i uses M(i), `iteration_of` from pipeline.iterations), and the plain-SFT baseline's
+    accuracy (the same on every row: a reference line)."""
     base = evals.get(BASELINE)
     rows = []
-    for m in (m for m in models if m not in (BASELINE, SFT)):
-        e, i = evals[m], int(m.lstrip("m"))
+    for m in sorted((m for m in models if m in iteration_of), key=iteration_of.get):
+        e, i = evals[m], iteration_of[m]
         bench = e.get("benchmarks", {})
         s = search.get(str(i), {})
         rows.append({
@@ -228,22 +245,28 @@ def main() -> None:
     ap.add_argument("--out", default="reports/summary")
     args = ap.parse_args()
     p = load_section(args.params, "pipeline", PipelineParams)
-    models, iterations = list(p.models_to_evaluate), sorted(p.iterations, key=int)
-    evals = {m: load_json(Path(args.eval) / f"{m}.json") for m in models}
-    search = {i: load_json(Path(args.search) / f"{i}.json") for i in iterations}
-    dpo = {i: load_json(Path(args.dpo) / f"{i}.json") for i in iterations}
-    rows = rows_per_model(models, evals, search)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "iterations.tsv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
-        w.writeheader()
-        w.writerows(rows)
+    chain = chain_of(p.iterations)
+    # The model that searches iteration i is M(i): the chain's first model, then each `next`.
+    iteration_of = {model: i for i, (model, _) in enumerate(chain, start=1)}
+    iteration_of[chain[-1][1]] = len(chain) + 1
+    models = list(p.models_to_evaluate)
+    evals = {m: load_json(Path(args.eval) / f"{m}.json", EVAL_KEYS) for m in models}
+    search = {str(i): load_json(Path(args.search) / f"{i}.json", SEARCH_KEYS) for i in range(1, len(chain) + 1)}
+    dpo = {str(i): load_json(Path(args.dpo) / f"{i}.json", ()) for i in range(1, len(chain) + 1)}
+    rows = rows_per_model(models, evals, search, iteration_of)
+    if not rows:
+        raise PsrlmError("pipeline.models_to_evaluate: names no model of the chain, so the report has no rows")
     judge = load_key(args.params, "search.judge", str)
-    baseline = load_json(Path(args.baseline)) if BASELINE in models else None
-    (out / "report.md").write_text(markdown(models, evals, search, dpo, rows, yaml.safe_load(PAPER.read_text()),
-                                            judge, p.seed, baseline))
-    written = plots(rows, out / "plots")
+    baseline = load_json(Path(args.baseline), ("token_budget", "learning_rate")) if BASELINE in models else None
+    text = markdown(models, evals, search, dpo, rows, yaml.safe_load(PAPER.read_text()), judge, p.seed, baseline)
+    out = Path(args.out)
+    with Outputs() as o:  # all three outputs, or none of them
+        with o.path(out / "iterations.tsv").open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
+            w.writeheader()
+            w.writerows(rows)
+        o.text(out / "report.md", text)
+        written = plots(rows, o.path(out / "plots"))
     print(f"report: {out / 'report.md'}, {out / 'iterations.tsv'}, {len(written)} plots")
 
 

@@ -29,7 +29,8 @@ import polars as pl
 
 from psrlm import engine, prompts, search
 from psrlm.errors import run
-from psrlm.params import PromptsParams, load_key, load_section
+from psrlm.outputs import Outputs
+from psrlm.params import Count, PromptsParams, load_key, load_section
 from psrlm.tables import (PROBLEMS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_tables)
 
@@ -43,7 +44,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     p = load_section(args.params, "search", search.SearchParams)
-    seed = load_key(args.params, "pipeline.seed", int)
+    seed = load_key(args.params, "pipeline.seed", Count)
     templates = load_section(args.params, "prompts", PromptsParams)
     engine_p = load_section(args.params, "engine", engine.EngineParams)
 
@@ -72,12 +73,13 @@ def main() -> None:
         pool.select("problem_id", "gold_answer"), on="problem_id")
     sols = sols.with_columns(iteration=it, correct=(pl.col("answer") == pl.col("gold_answer")).fill_null(False))
     out = Path(args.out)
-    write_tables([
-        (steps_df.with_columns(iteration=it), out / "steps.parquet", SEARCH_STEPS),
-        (frame(judgments, SEARCH_JUDGMENTS, ("iteration",)).with_columns(iteration=it),
-         out / "judgments.parquet", SEARCH_JUDGMENTS),
-        (sols, out / "solutions.parquet", SEARCH_SOLUTIONS),
-    ])
+    with Outputs() as o:
+        write_tables([
+            (steps_df.with_columns(iteration=it), out / "steps.parquet", SEARCH_STEPS),
+            (frame(judgments, SEARCH_JUDGMENTS, ("iteration",)).with_columns(iteration=it),
+             out / "judgments.parquet", SEARCH_JUDGMENTS),
+            (sols, out / "solutions.parquet", SEARCH_SOLUTIONS),
+        ], o)
     print(f"search ({eng.name}, judge {p.judge}): {len(pool)} prompts, {len(steps)} candidates, {len(judgments)} judge calls, "
           f"{time.time() - start:.0f} s")
 

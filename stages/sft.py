@@ -14,12 +14,11 @@ Run: dvc repro sft
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from pathlib import Path
 
 from psrlm import prompts
 from psrlm.errors import run
+from psrlm.outputs import Outputs
 from psrlm.params import PromptsParams, load_section
 from psrlm.sft import SftParams, as_chat, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, read_table
@@ -43,12 +42,11 @@ def main() -> None:
     examples = sft_examples(ift, eft, p.eft_fraction, p.seed, prompts.template(templates.solve),
                             prompts.template(templates.judge))
     print(f"sft: {len(examples)} examples ({(examples['kind'] == 'eft').sum()} judge)")
-    for path in (args.log, args.report):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    stats = train(args.model, as_chat(examples), p, Path(args.out), Path(args.log))
-    stats.update(examples=len(examples), eft_examples=int((examples["kind"] == "eft").sum()))
-    Path(args.report).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    with Outputs() as o:
+        stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log))
+        stats.update(examples=len(examples), eft_examples=int((examples["kind"] == "eft").sum()))
+        o.json(args.report, stats)
     print(f"sft: {stats}")
 
 

@@ -9,6 +9,7 @@ import yaml
 
 from psrlm import model as models
 from psrlm.errors import PsrlmError
+from psrlm.search import is_final
 from psrlm.tables import PAIRS, read_table
 from stages_loader import load_stage
 
@@ -26,12 +27,19 @@ def pair(tok, steps_so_far: str, chosen: str, rejected: str) -> pl.DataFrame:
     prompt = tok.apply_chat_template([{"role": "user", "content": "Ann has 12 pens. Ann gets 5 more."}],
                                      add_generation_prompt=True, tokenize=False) + steps_so_far
     return pl.DataFrame({"problem_id": ["p"], "step_idx": [1], "prompt": [prompt], "chosen": [chosen],
-                         "rejected": [rejected]})
+                         "rejected": [rejected], "is_final_step": [is_final(chosen)],
+                         "rejected_is_final": [is_final(rejected)]})
+
+
+def tokenize(df, tok, max_length=384):
+    ids, too_long = dpo.tokenize_pairs(df, tok, max_length)
+    assert too_long == 0
+    return ids
 
 
 def test_mid_solution_step_ends_with_newline_not_eos(tok):
     df = pair(tok, "", "Step 1: 12 + 5 = 17.", "Step 1: 12 + 5 = 16.")
-    ids = dpo.tokenize_pairs(df, tok)
+    ids = tokenize(df, tok)
     prompt_ids = tok(df["prompt"][0], add_special_tokens=False)["input_ids"]
     whole = tok(df["prompt"][0] + "Step 1: 12 + 5 = 17.\n", add_special_tokens=False)["input_ids"]
     assert ids["prompt_ids"][0] == prompt_ids and whole[:len(prompt_ids)] == prompt_ids
@@ -44,7 +52,7 @@ def test_mid_solution_step_ends_with_newline_not_eos(tok):
 def test_final_step_ends_with_eos_and_only_it(tok):
     df = pair(tok, "Step 1: 12 + 5 = 17.\n", "Step 2: 17 + 1 = 18. The answer is \\boxed{18}.",
               "Step 2: 17 + 1 = 19.")
-    ids = dpo.tokenize_pairs(df, tok)
+    ids = tokenize(df, tok)
     assert ids["chosen_ids"][0][-1] == tok.eos_token_id
     assert ids["chosen_ids"][0].count(tok.eos_token_id) == 1
     assert tok.eos_token_id not in ids["rejected_ids"][0]  # a non-final rejected step stays open
@@ -53,7 +61,28 @@ def test_final_step_ends_with_eos_and_only_it(tok):
 def test_a_prompt_that_is_not_a_token_prefix_is_an_error(tok):
     df = pair(tok, "Ste", "p 1: 12 + 5 = 17.", "p 1: 12 + 5 = 16.")  # "Ste" + "p" merge into "Step"
     with pytest.raises(PsrlmError, match="not a\\s+prefix"):
-        dpo.tokenize_pairs(df, tok)
+        dpo.tokenize_pairs(df, tok, 384)
+
+
+def test_eos_follows_the_search_is_final_column_not_a_second_test(tok):
+    # An unclosed \boxed{ is no answer: the search went on after it, so it must end in a newline.
+    df = pair(tok, "", "Step 1: 12 + 5 = 17. The answer is \\boxed{17.", "Step 1: 12 + 5 = 16.")
+    assert not df["is_final_step"][0]
+    assert tok.eos_token_id not in tokenize(df, tok)["chosen_ids"][0]
+    flipped = tokenize(df.with_columns(is_final_step=True), tok)
+    assert flipped["chosen_ids"][0][-1] == tok.eos_token_id
+
+
+def test_pairs_longer_than_max_length_are_dropped_and_counted_not_cut(tok):
+    short = pair(tok, "", "Step 1: 12 + 5 = 17.", "Step 1: 12 + 5 = 16.")
+    long = pair(tok, "Step 1: 12 + 5 = 17.\n" * 30, "Step 2: 17 + 1 = 18.", "Step 2: 17 + 1 = 19.")
+    both = pl.concat([short, long.with_columns(step_idx=pl.lit(2, dtype=pl.Int64))])
+    full = tokenize(short, tok, 10_000)
+    n_short = len(full["prompt_ids"][0]) + max(len(full["chosen_ids"][0]), len(full["rejected_ids"][0]))
+    assert dpo.tokenize_pairs(short, tok, n_short - 1)[1] == 1  # one token over: dropped
+    ids, too_long = dpo.tokenize_pairs(both, tok, n_short)
+    assert too_long == 1 and len(ids["prompt_ids"]) == len(ids["chosen_ids"]) == 1
+    assert ids["prompt_ids"][0] == tok(short["prompt"][0], add_special_tokens=False)["input_ids"]
 
 
 def test_the_chain_trains_m2_and_m3(pipeline):
@@ -91,3 +120,29 @@ def test_a_dpo_param_change_changes_only_the_dpo_stages(pipeline):
     assert set(status) == {"dpo@1", "dpo@2"}
     assert "up to date" in subprocess.run(["dvc", "status"], cwd=pipeline, capture_output=True,
                                           text=True).stdout
+
+
+def test_same_params_give_byte_identical_tables_and_weights(pipeline, tmp_path):
+    """search@1 and dpo@1 rerun by hand on the smoke pipeline's inputs write the same bytes as the
+    `dvc repro` run did: Parquet tables and safetensors weights."""
+    import hashlib
+
+    from conftest import run_stage
+
+    def digest(path):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    res = run_stage("search", "--iteration", "1", "--model", "data/models/m1", "--pool",
+                    "data/prepare/pools/iter_1.parquet", "--out", str(tmp_path / "search"), cwd=pipeline)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for name in ("steps", "judgments", "solutions"):
+        assert digest(tmp_path / "search" / f"{name}.parquet") == digest(
+            pipeline / "data/search/iter_1" / f"{name}.parquet"), name
+    res = run_stage("dpo", "--pairs", "data/pairs/iter_1.parquet", "--model", "data/models/m1",
+                    "--out", str(tmp_path / "m2"), "--log", str(tmp_path / "log.tsv"),
+                    "--report", str(tmp_path / "report.json"), cwd=pipeline)
+    assert res.returncode == 0, res.stderr[-2000:]
+    weights = sorted(p.name for p in (pipeline / "data/models/m2").glob("*.safetensors"))
+    assert weights
+    for name in weights:
+        assert digest(tmp_path / "m2" / name) == digest(pipeline / "data/models/m2" / name), name

@@ -98,7 +98,9 @@ def test_vllm_backend_without_vllm_says_how_to_install(monkeypatch):
 
 
 def test_engine_params_reject_an_unknown_backend():
-    from psrlm.params import ParamsError
+    from psrlm.params import ParamsError, parse_section
 
-    with pytest.raises(ParamsError, match="backend must be one of"):
-        EngineParams("tgi", 1, 1, "auto", 0.5).check()
+    raw = {"backend": "tgi", "hf_batch_size": 1, "vllm_tensor_parallel_size": 1, "vllm_dtype": "auto",
+           "vllm_gpu_memory_utilization": 0.5}
+    with pytest.raises(ParamsError, match="engine.backend: must be one of auto, hf, vllm, got 'tgi'"):
+        parse_section("engine", raw, EngineParams)

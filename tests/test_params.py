@@ -40,7 +40,7 @@ def _edited(tmp_path: Path, edit) -> Path:
     (lambda r: r["prepare"].update(pool_sizes=[10, "a"]), "prepare.pool_sizes[1]"),
     (lambda r: r["prepare"].update(benchmark_limits={"gsm8k": "all"}), "prepare.benchmark_limits.gsm8k"),
     (lambda r: r.pop("prepare"), "missing section 'prepare'"),
-    (lambda r: r["prepare"].update(num_ops_min=5), "num_ops_min <= num_ops_max"),
+    (lambda r: r["prepare"].update(num_ops_min=5), "prepare.num_ops_min: must be <= num_ops_max"),
 ])
 def test_bad_params_name_section_and_key(tmp_path, edit, message):
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]")):

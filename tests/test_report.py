@@ -1,0 +1,29 @@
+"""Stage report: its rows, worked out by hand from small metrics files, in the chain's order."""
+
+from stages_loader import load_stage
+
+report = load_stage("report")
+
+
+def _eval(acc: float, judge: float) -> dict:
+    return {"synthetic": {"accuracy": acc, "steps_per_answer": 3.0, "step_chars": 20.0,
+                          "steps_right_accuracy": acc - 0.1, "step_arithmetic": 0.9},
+            "judge": {"accuracy": judge, "accuracy_a": judge + 0.05, "accuracy_b": judge - 0.05, "invalid": 0,
+                      "own_accuracy": 0.6, "own_position_consistency": 0.5},
+            "benchmarks": {"gsm8k": {"accuracy": 0.1}, "math500": {"accuracy": 0.3}}}
+
+
+def test_rows_follow_pipeline_iterations_not_the_model_names():
+    # Names that do not spell their iteration: "base" searches iteration 1, "it1" iteration 2.
+    chain = {"base": 1, "it1": 2, "it2": 3}
+    evals = {"it2": _eval(0.7, 0.8), "base": _eval(0.5, 0.6), "it1": _eval(0.6, 0.7), "baseline": _eval(0.55, 0.65)}
+    search = {"1": {"pairs": 10, "pair_precision": 0.9, "judge_accuracy_self": 0.75, "position_consistency": 0.5},
+              "2": {"pairs": 12, "pair_precision": 0.8, "judge_accuracy_self": 0.7, "position_consistency": 0.4}}
+    rows = report.rows_per_model(["it2", "baseline", "base", "it1"], evals, search, chain)
+    assert [(r["model"], r["iteration"]) for r in rows] == [("base", 1), ("it1", 2), ("it2", 3)]
+    first, last = rows[0], rows[-1]
+    assert first["synthetic_accuracy"] == 0.5 and first["benchmark_average"] == 0.2
+    assert first["pairs"] == 10 and first["pair_precision"] == 0.9 and first["judge_accuracy_self"] == 0.75
+    assert first["judge_accuracy_a"] == 0.65 and first["judge_own_accuracy"] == 0.6
+    assert last["pairs"] is None and last["pair_precision"] is None  # the last model searched nothing
+    assert {r["sft_baseline_accuracy"] for r in rows} == {0.55}
