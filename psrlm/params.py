@@ -63,6 +63,17 @@ class PromptsParams:
     solve: str
     judge: str
 
+    def check(self) -> None:
+        # A missing template would otherwise fail only after the model has loaded; a name is a
+        # file in prompts/, never a path.
+        from psrlm.prompts import PROMPTS_DIR
+
+        for key in ("solve", "judge"):
+            name = getattr(self, key)
+            if not re.fullmatch(r"\w+", name) or not (PROMPTS_DIR / f"{name}.txt").is_file():
+                known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
+                raise ParamsError(f"prompts.{key}: no template {name!r} in prompts/ (known: {known})")
+
 
 @dataclass(frozen=True)
 class PipelineParams:

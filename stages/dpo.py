@@ -25,6 +25,7 @@ import argparse
 import os
 import tempfile
 from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 
 import polars as pl
@@ -37,10 +38,16 @@ from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share
 from psrlm.tables import PAIRS, read_table
 
 
+# TRL 1.16's DPO losses (trl/trainer/dpo_trainer.py): its config accepts any string and fails
+# only in the first training step, after both models have loaded.
+TrlLoss = Literal["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+                  "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm"]
+
+
 @dataclass(frozen=True)
 class DpoParams:
     beta: Rate
-    loss_type: tuple[str, ...]
+    loss_type: tuple[TrlLoss, ...]
     loss_weights: tuple[NonNegative, ...]
     learning_rate: Rate
     optim: str
@@ -51,6 +58,11 @@ class DpoParams:
     logging_steps: Positive
 
     def check(self) -> None:
+        from transformers.training_args import OptimizerNames
+
+        if self.optim not in {o.value for o in OptimizerNames}:
+            raise ParamsError(f"dpo.optim: {self.optim!r} is not one of transformers' optimizer names "
+                              f"(e.g. adamw_torch_fused, sgd)")
         if not self.loss_type or len(self.loss_weights) != len(self.loss_type):
             raise ParamsError("dpo: loss_weights needs one weight per loss_type entry")
 
