@@ -81,7 +81,7 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, seed: int 
     training stages and benchmarks/sft_overhead.py build it here, so they train alike): (trainer,
     tokenizer). The seed and learning rate default to the params'."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     seed = p.seed if seed is None else seed
@@ -102,19 +102,8 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, seed: int 
         # a mixed batch to its longest example wasted about a third of the compute.
         train_sampling_strategy="group_by_length",
     )
-    class PlainLossSFTTrainer(SFTTrainer):
-        """SFTTrainer with the model's own loss (the mean NLL of the completion tokens, as TRL's).
-        TRL's fused LM head also computes every token's entropy and top-1 accuracy for its logs on
-        every step; measured back to back on the default model (benchmarks/sft_overhead.py, 150
-        steps), that cost 12-14% of SFT's throughput: 14.6k and 15.2k against 17.0k tokens/s."""
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            inputs["use_cache"] = False  # as TRL does: no KV cache while training
-            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
-                                        num_items_in_batch=num_items_in_batch)
-
-    return PlainLossSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
-                               callbacks=list(callbacks)), tok
+    return SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
+                      callbacks=list(callbacks)), tok
 
 
 def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, seed: int | None = None,
