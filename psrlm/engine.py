@@ -20,7 +20,6 @@ from psrlm.errors import PsrlmError
 from psrlm.params import Positive, Probability
 
 
-
 @dataclass(frozen=True)
 class EngineParams:
     backend: Literal["auto", "hf", "vllm"]

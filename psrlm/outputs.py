@@ -69,9 +69,11 @@ class Outputs:
             for tmp, _ in self._moves:
                 _remove(tmp)
             return
-        for tmp, final in self._moves:
-            if not tmp.exists():
-                raise FileNotFoundError(f"{final}: the stage never wrote this output")
+        missing = [final for tmp, final in self._moves if not tmp.exists()]
+        if missing:  # a stage bug: nothing moves, and what was written goes
+            for tmp, _ in self._moves:
+                _remove(tmp)
+            raise FileNotFoundError(f"{missing[0]}: the stage never wrote this output")
         for tmp, final in self._moves:
             if final.is_dir() and not final.is_symlink():  # a folder cannot be renamed over
                 old = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"

@@ -38,10 +38,9 @@ class Range:
     lt: float | None = None
 
     def check(self, value, where: str) -> None:
-        for bound, ok, word in ((self.ge, lambda b: value >= b, ">="), (self.gt, lambda b: value > b, ">"),
-                                (self.le, lambda b: value <= b, "<="), (self.lt, lambda b: value < b, "<")):
-            if bound is not None and not ok(bound):
-                raise ParamsError(f"{where}: must be {self.describe()}, got {value!r}")
+        if not ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)):
+            raise ParamsError(f"{where}: must be {self.describe()}, got {value!r}")
 
     def describe(self) -> str:
         lo = f">= {self.ge:g}" if self.ge is not None else f"> {self.gt:g}" if self.gt is not None else ""

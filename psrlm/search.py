@@ -25,7 +25,6 @@ from psrlm.params import Count, NonNegative, Positive, Probability, Range
 from psrlm.prompts import final_answer, parse_verdict
 
 
-
 @dataclass(frozen=True)
 class SearchParams:
     """The `search` params section (the search stage and benchmarks/search_cost.py read it)."""

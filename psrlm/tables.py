@@ -55,6 +55,8 @@ def truth_rule() -> Rule:
 VERDICTS = ("A", "B")
 VERDICT_STATUSES = ("ok", "no_verdict", "both_verdicts")  # psrlm.prompts.parse_verdict
 SOLVE_STATUSES = ("correct", "wrong", "no_answer")
+# What psrlm.grade says of a benchmark answer (it imports this list).
+BENCHMARK_STATUSES = ("correct", "wrong", "no_answer", "no_gold", "timeout", "parse_error")
 OPS = ("+", "-", "*", "/")
 
 
@@ -176,7 +178,7 @@ EVAL_BENCHMARK = Schema(
     },
     key=("benchmark", "id"),
     nullable=frozenset({"answer", "gold_answer"}),
-    rules=(one_of("status", ("correct", "wrong", "no_answer", "no_gold", "timeout", "parse_error")),),
+    rules=(one_of("status", BENCHMARK_STATUSES),),
 )
 
 # Greedy judgments of a model on held-out EFT pairs (evaluate): one row per pair.

@@ -568,3 +568,12 @@ def test_the_params_the_project_runs_with_pass_every_check(tmp_path):
         assert set(yaml.safe_load(Path(params).read_text())) == set(sections)
         for name, cls in sections.items():
             load_section(params, name, cls)
+
+
+def test_an_output_the_stage_never_wrote_moves_nothing_and_leaves_no_temporary(tmp_path):
+    before = earlier_outputs(tmp_path)
+    with pytest.raises(FileNotFoundError, match="log.tsv: the stage never wrote this output"):
+        with Outputs() as o:
+            o.json(tmp_path / "report.json", {"new": 1})
+            o.path(tmp_path / "log.tsv")
+    assert snapshot(tmp_path) == before and not list(tmp_path.glob(".*"))
