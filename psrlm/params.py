@@ -61,13 +61,14 @@ Probability = Annotated[float, Range(gt=0, le=1)]  # top_p, a memory share
 class PromptsParams:
     solve: str
     judge: str
+    score: str
 
     def check(self) -> None:
         # A missing template would otherwise fail only after the model has loaded; a name is a
         # file in prompts/, never a path.
         from psrlm.prompts import PROMPTS_DIR
 
-        for key in ("solve", "judge"):
+        for key in ("solve", "judge", "score"):
             name = getattr(self, key)
             if not re.fullmatch(r"\w+", name) or not (PROMPTS_DIR / f"{name}.txt").is_file():
                 known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))

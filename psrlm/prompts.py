@@ -38,6 +38,11 @@ def judge_prompt(tmpl: str, problem: str, prefix_steps: list[str], step_a: str, 
     return render(tmpl, problem=problem, steps=steps, step_a=step_a, step_b=step_b)
 
 
+def score_prompt(tmpl: str, problem: str, solution: str) -> str:
+    """The outcome judge's prompt (SRLM baseline, prompts/score_v1): a whole solution to score 0-5."""
+    return render(tmpl, problem=problem, solution=solution)
+
+
 def parse_verdict(text: str) -> tuple[str | None, str]:
     """(verdict, reason): "A"/"B" with reason "ok", or None with why it cannot be read.
 

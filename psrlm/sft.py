@@ -37,8 +37,10 @@ class SftParams(TrainParams):
 
 
 def sft_examples(ift: pl.DataFrame, eft: pl.DataFrame, eft_fraction: float, seed: int,
-                 solve_t: str, judge_t: str) -> pl.DataFrame:
-    """The mixed SFT table: prompt and completion as chat messages, plus the example's kind."""
+                 solve_t: str, judge_t: str, judge=None) -> pl.DataFrame:
+    """The mixed SFT table: prompt and completion as chat messages, plus the example's kind.
+    `judge(eft_rows, template)` renders the judge examples: pairwise step judgments by default
+    (`judge_examples`), or `score_examples` for the outcome-based SRLM baseline's M1."""
     n_eft = round(len(ift) * eft_fraction / (1 - eft_fraction))
     if n_eft > len(eft):
         raise PsrlmError(f"sft: eft_fraction {eft_fraction} needs {n_eft} EFT rows, "
@@ -49,7 +51,8 @@ def sft_examples(ift: pl.DataFrame, eft: pl.DataFrame, eft_fraction: float, seed
         "prompt": [prompts.solve_prompt(solve_t, x) for x in ift["problem"]],
         "completion": ift["solution"],
     })
-    return pl.concat([solve, judge_examples(eft, judge_t)]).sample(fraction=1.0, shuffle=True, seed=seed)
+    judged = (judge or judge_examples)(eft, judge_t)
+    return pl.concat([solve, judged]).sample(fraction=1.0, shuffle=True, seed=seed)
 
 
 def judge_examples(eft: pl.DataFrame, judge_t: str, kind: str = "eft") -> pl.DataFrame:
@@ -59,6 +62,16 @@ def judge_examples(eft: pl.DataFrame, judge_t: str, kind: str = "eft") -> pl.Dat
         "prompt": [prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
                                         r["candidate_b"]) for r in eft.iter_rows(named=True)],
         "completion": eft["judgment"],
+    }, schema={"kind": pl.String, "prompt": pl.String, "completion": pl.String})
+
+
+def score_examples(score_eft: pl.DataFrame, score_t: str) -> pl.DataFrame:
+    """SCORE_EFT rows as (score prompt → rubric judgment) examples (the SRLM baseline's EFT)."""
+    return pl.DataFrame({
+        "kind": "eft",
+        "prompt": [prompts.score_prompt(score_t, r["problem"], r["solution"])
+                   for r in score_eft.iter_rows(named=True)],
+        "completion": score_eft["judgment"],
     }, schema={"kind": pl.String, "prompt": pl.String, "completion": pl.String})
 
 

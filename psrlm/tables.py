@@ -324,6 +324,112 @@ PAIRS = Schema(
            Rule("rejected", "a different step from chosen", pl.col("chosen") != pl.col("rejected"))),
 )
 
+# The outcome-based SRLM baseline's judge examples (Yuan et al. 2024): a whole solution, its 0-5
+# additive rubric score (psrlm.outcome) and the target judgment that ends in it.
+SCORE_EFT = Schema(
+    name="score_eft",
+    columns={
+        "example_id": pl.String(),
+        "problem_id": pl.String(),
+        "problem": pl.String(),
+        "start": pl.Int64(),
+        "ops": pl.List(pl.String()),
+        "operands": pl.List(pl.Int64()),
+        "solution": pl.String(),
+        "origin": pl.String(),  # "gold" or "synthetic:<corruption>"
+        "score": pl.Int64(),  # the rubric's points, 0-5
+        "correct": pl.Boolean(),  # the solution is right step by step (score 5)
+        "judgment": pl.String(),  # target: checked steps, points, then Score: [[score]]
+    },
+    key=("example_id",),
+    rules=(
+        Rule("score", "between 0 and 5", pl.col("score").is_between(0, 5)),
+        Rule("correct", "true exactly when score is 5", pl.col("correct") == (pl.col("score") == 5)),
+        Rule("judgment", "ends in Score: [[score]]", pl.col("judgment").str.strip_chars().str.ends_with(
+            pl.lit("Score: [[") + pl.col("score").cast(pl.String) + pl.lit("]]"))),
+    ),
+)
+
+SCORE_STATUSES = ("ok", "no_score", "several_scores", "out_of_range")  # psrlm.outcome.parse_score
+
+
+def score_rules() -> tuple[Rule, ...]:
+    """A parsed self-score: 0-5, null exactly when the status says why (never coerced)."""
+    return (Rule("score", "between 0 and 5", pl.col("score").is_between(0, 5)),
+            one_of("score_status", SCORE_STATUSES),
+            Rule("score", "null exactly when score_status is not ok",
+                 pl.col("score").is_null() == (pl.col("score_status") != "ok")))
+
+
+# SRLM's self-rewarding data (stage srlm): N whole solutions per prompt, each scored by the model
+# itself; the best and the worst make the iteration's pair (in the PAIRS table, step_idx 1).
+OUTCOME_SAMPLES = Schema(
+    name="outcome_samples",
+    columns={
+        "problem_id": pl.String(),
+        "iteration": pl.Int64(),
+        "sample_idx": pl.Int64(),
+        "prompt": pl.String(),  # exactly what the model was given
+        "text": pl.String(),  # the whole sampled solution
+        "answer": pl.String(),  # its last \boxed{}; null without one
+        "is_final": pl.Boolean(),  # ends in a boxed answer: DPO puts EOS after it
+        "judgment": pl.String(),  # the model's own judgment of it (greedy)
+        "score": pl.Int64(),  # read from the judgment; null when unreadable (never coerced)
+        "score_status": pl.String(),
+        "chosen": pl.Boolean(),
+        "rejected": pl.Boolean(),
+        "truth_score": pl.Int64(),  # the rubric's score from the exact checker: audit only
+        "correct": pl.Boolean(),  # right step by step: audit only
+    },
+    key=("problem_id", "iteration", "sample_idx"),
+    nullable=frozenset({"answer", "score"}),
+    rules=(at_least("iteration", 1), at_least("sample_idx", 0), *score_rules(),
+           Rule("truth_score", "between 0 and 5", pl.col("truth_score").is_between(0, 5)),
+           Rule("rejected", "never true with chosen", ~(pl.col("chosen") & pl.col("rejected")))),
+)
+
+# A score judge's greedy scores of held-out SCORE_EFT solutions (evaluate --judge score).
+EVAL_SCORE = Schema(
+    name="eval_score",
+    columns={
+        "example_id": pl.String(),
+        "truth_score": pl.Int64(),
+        "output": pl.String(),
+        "score": pl.Int64(),  # read from the output; null when unreadable (never coerced)
+        "score_status": pl.String(),
+        "correct": pl.Boolean(),  # score == truth_score
+    },
+    key=("example_id",),
+    nullable=frozenset({"score"}),
+    rules=(*score_rules(),
+           Rule("correct", "true exactly when score equals truth_score",
+                pl.col("correct") == (pl.col("score") == pl.col("truth_score")).fill_null(False))),
+)
+
+TTS_METHODS = ("greedy", "self", "oracle", "majority")
+
+# Test-time scaling (evaluate): one row per problem and method, with what the answer cost.
+EVAL_TTS = Schema(
+    name="eval_tts",
+    columns={
+        "source": pl.String(),  # "synthetic" or a benchmark's name
+        "problem_id": pl.String(),
+        "method": pl.String(),  # greedy | self | oracle | majority
+        "steps": pl.List(pl.String()),  # the solution the method settled on
+        "answer": pl.String(),
+        "gold_answer": pl.String(),
+        "status": pl.String(),  # correct | wrong | no_answer (benchmarks: grade's statuses)
+        "correct": pl.Boolean(),
+        "judge_calls": pl.Int64(),
+        "generated_tokens": pl.Int64(),  # sampled and judgment tokens, every sample counted
+    },
+    key=("source", "problem_id", "method"),
+    nullable=frozenset({"answer", "gold_answer"}),
+    rules=(one_of("method", TTS_METHODS), one_of("status", BENCHMARK_STATUSES),
+           Rule("correct", "true exactly when status is correct", pl.col("correct") == (pl.col("status") == "correct")),
+           at_least("judge_calls", 0), at_least("generated_tokens", 0)),
+)
+
 # Fixed writer settings: part of the byte-for-byte reproducibility promise.
 _COMPRESSION = "zstd"
 _COMPRESSION_LEVEL = 3

@@ -2,20 +2,29 @@
 benchmarks, and its judge accuracy on the held-out EFT pairs (method.md §7) and on the held-out
 own-sample pairs (the SFT model's own right and wrong steps, both orders; stage own_eft@test).
 
+Test-time scaling (paper Table 5, psrlm/tts.py): on the first `tts.test_limit` test problems (and
+the `tts.benchmark_limits` rows), the step search with the model's own judge (`self`), with the
+exact checker (`oracle`) and majority voting over w sampled solutions (`majority`), each graded like
+greedy and costed in judge calls and generated tokens. With `--judge score` the model is the
+outcome-based SRLM baseline's: its judge is measured on held-out whole-solution scores
+(--score-eft, SCORE_EFT) instead of step pairs, and its `self` is the best of w by its own score.
+
 The answer is the last \\boxed{} of the greedy solution. Synthetic gold answers are integers,
 compared exactly; benchmark answers are graded by mathematical equivalence (math-verify in worker
 processes under a time limit, psrlm/grade.py), each row with a status. The verdict is read from
 [[A]]/[[B]]; an unparseable judgment counts as wrong and is counted separately, never read as a
 verdict.
 
-Reads:  params.yaml [evaluate, prompts, engine]; --model (HF folder); --test (PROBLEMS);
-        --eft (EFT); --own-eft (EFT); --benchmarks (BENCHMARKS).
+Reads:  params.yaml [evaluate, tts, prompts, engine]; --model (HF folder); --test (PROBLEMS);
+        --eft (EFT); --own-eft (EFT); --benchmarks (BENCHMARKS); with --judge score: --score-eft
+        (SCORE_EFT) instead of --eft and --own-eft.
 Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet and --out/judge_own.parquet (EVAL_JUDGE),
-        --out/benchmarks.parquet (EVAL_BENCHMARK); --report, metrics JSON with
+        --out/benchmarks.parquet (EVAL_BENCHMARK), --out/tts.parquet (EVAL_TTS); with --judge score
+        --out/judge_score.parquet (EVAL_SCORE) instead of the two judge tables; --report, metrics JSON with
         `synthetic.accuracy`, `judge.accuracy`, `judge.accuracy_a`, `judge.accuracy_b`,
         `judge.invalid`, `judge.own_accuracy` (with its A/B split, invalid count and position
-        consistency), `benchmarks.<name>.accuracy` and `.n`, steps per answer and step length
-        (DVC metrics).
+        consistency), `benchmarks.<name>.accuracy` and `.n`, steps per answer and step length,
+        `tts.greedy`, `tts.self`, `tts.oracle`, `tts.majority` and their cost (DVC metrics).
 
 Run: dvc repro evaluate@m1   (or: python stages/evaluate.py --model data/models/m1 ...)
 """
@@ -29,13 +38,13 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import arith, grade, prompts
+from psrlm import arith, grade, outcome, prompts, search, tts
 from psrlm.errors import PsrlmError, run
 from psrlm.engine import EngineParams, Sampling, build
 from psrlm.outputs import Outputs
 from psrlm.params import Count, Positive, PromptsParams, Rate, load_section
-from psrlm.tables import (BENCHMARKS, EFT, EVAL_BENCHMARK, EVAL_JUDGE, EVAL_SOLVE, PROBLEMS, read_table,
-                          write_tables)
+from psrlm.tables import (BENCHMARKS, EFT, EVAL_BENCHMARK, EVAL_JUDGE, EVAL_SCORE, EVAL_SOLVE, EVAL_TTS,
+                          PROBLEMS, SCORE_EFT, read_table, write_tables)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class EvaluateParams:
     own_eft_limit: Count | None
     max_new_tokens_solve: Positive
     max_new_tokens_judge: Positive
+    max_new_tokens_score: Positive
     benchmark_limits: dict[str, Count | None]
     max_new_tokens_benchmark: Positive
     grade_seconds: Rate
@@ -140,17 +150,65 @@ def own_metrics(own: pl.DataFrame, judged: pl.DataFrame) -> dict:
             "own_position_consistency": round(same / both, 4) if both else None}
 
 
+def score_judgments_of(score_eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
+    """A score judge's outputs on held-out SCORE_EFT solutions, read back (never coerced)."""
+    parsed = [outcome.parse_score(o) for o in outputs]
+    return score_eft.select("example_id", truth_score="score").with_columns(
+        output=pl.Series(outputs, dtype=pl.String),
+        score=pl.Series([v for v, _ in parsed], dtype=pl.Int64),
+        score_status=pl.Series([r for _, r in parsed], dtype=pl.String),
+    ).with_columns(correct=(pl.col("score") == pl.col("truth_score")).fill_null(False))
+
+
+def score_metrics(scored: pl.DataFrame) -> dict:
+    """`accuracy`: the exact 0-5 score; `right_wrong_accuracy`: whether it says 5 exactly for the
+    right solutions (the decision its pairs rest on). An unreadable score is wrong and counted."""
+    said_right = (scored["score"] == 5).fill_null(False)
+    return {"kind": "score", "n": len(scored), "accuracy": _acc(scored),
+            "right_wrong_accuracy": _share(said_right == (scored["truth_score"] == 5)),
+            "invalid": int(scored["score"].null_count()),
+            "invalid_by_reason": dict(sorted(scored.filter(pl.col("score").is_null())
+                                             .group_by("score_status").len().iter_rows()))}
+
+
+def tts_frame(rows: list[dict], source: str, gold: dict[str, str | None]) -> pl.DataFrame:
+    """Test-time scaling rows of one source with their gold answers and exact statuses."""
+    schema = {c: t for c, t in EVAL_TTS.columns.items() if c not in ("source", "gold_answer", "status", "correct")}
+    df = pl.DataFrame(rows, schema=schema).with_columns(
+        source=pl.lit(source), gold_answer=pl.col("problem_id").replace_strict(gold, return_dtype=pl.String))
+    return df.with_columns(status=pl.when(pl.col("answer").is_null()).then(pl.lit("no_answer"))
+                           .when(pl.col("answer") == pl.col("gold_answer")).then(pl.lit("correct"))
+                           .otherwise(pl.lit("wrong"))).with_columns(correct=pl.col("status") == "correct")
+
+
+def tts_metrics(df: pl.DataFrame) -> dict:
+    """Accuracy of each method, and its mean judge calls and generated tokens per problem."""
+    out: dict = {}
+    for (source,), g in sorted(df.group_by("source")):
+        m = {"n": g["problem_id"].n_unique()}
+        for (method,), h in sorted(g.group_by("method")):
+            m[method] = _acc(h)
+            m.setdefault("cost", {})[method] = {"judge_calls": round(float(h["judge_calls"].mean()), 2),
+                                                "generated_tokens": round(float(h["generated_tokens"].mean()), 1)}
+        out[source] = m
+    return out.pop("synthetic", {}) | ({"benchmarks": out} if out else {})
+
+
+def synthetic_metrics(solve: pl.DataFrame) -> dict:
+    return {"n": len(solve),
+            "accuracy": _share(solve["status"] == "correct"),
+            "no_answer": int((solve["status"] == "no_answer").sum()),
+            # A right answer is not a right solution: the share solved with every step
+            # right, and the share of written steps whose result fits their operands.
+            "steps_right_accuracy": _share(solve["steps_right"]),
+            "step_arithmetic": round(solve["arithmetic_right"].sum() / solve["steps_written"].sum(), 4)
+            if solve["steps_written"].sum() else None,
+            **step_stats(solve["output"])}
+
+
 def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
     return {
-        "synthetic": {"n": len(solve),
-                      "accuracy": _share(solve["status"] == "correct"),
-                      "no_answer": int((solve["status"] == "no_answer").sum()),
-                      # A right answer is not a right solution: the share solved with every step
-                      # right, and the share of written steps whose result fits their operands.
-                      "steps_right_accuracy": _share(solve["steps_right"]),
-                      "step_arithmetic": round(solve["arithmetic_right"].sum() / solve["steps_written"].sum(), 4)
-                      if solve["steps_written"].sum() else None,
-                      **step_stats(solve["output"])},
+        "synthetic": synthetic_metrics(solve),
         "judge": {"n": len(judge), "accuracy": _acc(judge),
                   "accuracy_a": _acc(judge.filter(pl.col("better") == "A")),
                   "accuracy_b": _acc(judge.filter(pl.col("better") == "B")),
@@ -165,36 +223,49 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--model", required=True)
+    ap.add_argument("--judge", choices=("step", "score"), default="step",
+                    help="the model's judge: pairwise steps (the method) or 0-5 whole-solution scores (SRLM)")
     ap.add_argument("--test", default="data/prepare/test.parquet")
     ap.add_argument("--eft", default="data/prepare/eft_test.parquet")
     ap.add_argument("--own-eft", default="data/own_eft/test/eft.parquet")
+    ap.add_argument("--score-eft", default="data/prepare/score_eft_test.parquet")
     ap.add_argument("--benchmarks", default="data/prepare/benchmarks.parquet")
     ap.add_argument("--out", required=True)
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
     p = load_section(args.params, "evaluate", EvaluateParams)
+    tp = load_section(args.params, "tts", tts.TtsParams)
     templates = load_section(args.params, "prompts", PromptsParams)
     engine_p = load_section(args.params, "engine", EngineParams)
 
     test = read_table(args.test, PROBLEMS)
-    eft = read_table(args.eft, EFT)
     test = (test.head(p.test_limit) if p.test_limit is not None else test).collect()
-    eft = (eft.head(p.eft_limit) if p.eft_limit is not None else eft).collect()
-    own = read_table(args.own_eft, EFT)  # sorted by pair_id: both orders of a pair stay together
-    own = (own.head(p.own_eft_limit) if p.own_eft_limit is not None else own).collect()
-    bench = read_table(args.benchmarks, BENCHMARKS)
-    present = set(bench.select("benchmark").unique().collect()["benchmark"])
-    unknown = sorted(set(p.benchmark_limits) - present)
-    if unknown:
-        raise PsrlmError(f"evaluate.benchmark_limits: {', '.join(unknown)} not in {args.benchmarks} "
-                         f"(it has {', '.join(sorted(present))})")
-    # The first `limit` rows of each benchmark, in its published order (null = all of them).
-    bench = pl.concat([bench.filter(pl.col("benchmark") == name).head(limit) if limit is not None
-                       else bench.filter(pl.col("benchmark") == name)
-                       for name, limit in p.benchmark_limits.items()]).collect()
+    if args.judge == "step":
+        eft = read_table(args.eft, EFT)
+        eft = (eft.head(p.eft_limit) if p.eft_limit is not None else eft).collect()
+        own = read_table(args.own_eft, EFT)  # sorted by pair_id: both orders of a pair stay together
+        own = (own.head(p.own_eft_limit) if p.own_eft_limit is not None else own).collect()
+    else:
+        score_eft = read_table(args.score_eft, SCORE_EFT)
+        score_eft = (score_eft.head(p.eft_limit) if p.eft_limit is not None else score_eft).collect()
+    bench_all = read_table(args.benchmarks, BENCHMARKS)
+    present = set(bench_all.select("benchmark").unique().collect()["benchmark"])
+    for key, limits in (("evaluate.benchmark_limits", p.benchmark_limits), ("tts.benchmark_limits", tp.benchmark_limits)):
+        unknown = sorted(set(limits) - present)
+        if unknown:
+            raise PsrlmError(f"{key}: {', '.join(unknown)} not in {args.benchmarks} "
+                             f"(it has {', '.join(sorted(present))})")
 
+    def first_rows(limits: dict[str, int | None]) -> pl.DataFrame:
+        # The first `limit` rows of each benchmark, in its published order (null = all of them).
+        return pl.concat([bench_all.filter(pl.col("benchmark") == name).head(limit) if limit is not None
+                          else bench_all.filter(pl.col("benchmark") == name) for name, limit in limits.items()],
+                         how="vertical").collect() if limits else pl.DataFrame(schema=BENCHMARKS.polars_schema())
+
+    bench = first_rows(p.benchmark_limits)
     engine = build(engine_p, args.model)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
+    score_t = prompts.template(templates.score)
 
     def greedy(users: list[str], max_tokens: int, desc: str) -> list[str]:
         sp = Sampling(0.0, 1.0, max_tokens, ())
@@ -203,33 +274,68 @@ def main() -> None:
     start = time.time()
     solve_out = greedy([prompts.solve_prompt(solve_t, q) for q in test["problem"]],
                        p.max_new_tokens_solve, "solve")
+
     def judge(pairs: pl.DataFrame, desc: str) -> list[str]:
         return greedy([prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
                                             r["candidate_b"]) for r in pairs.iter_rows(named=True)],
                       p.max_new_tokens_judge, desc)
 
-    judge_out, own_out = judge(eft, "judge"), judge(own, "judge own")
+    if args.judge == "step":
+        judge_out, own_out = judge(eft, "judge"), judge(own, "judge own")
+    else:
+        score_out = greedy([prompts.score_prompt(score_t, r["problem"], r["solution"])
+                            for r in score_eft.iter_rows(named=True)], p.max_new_tokens_score, "score")
     bench_out = greedy([prompts.solve_prompt(solve_t, q) for q in bench["question"]],
                        p.max_new_tokens_benchmark, "benchmarks")
     generation = time.time() - start
-    solve, judged = score_solutions(test, solve_out), score_judgments(eft, judge_out)
-    judged_own = score_judgments(own, own_out)
+
+    # Test-time scaling on the first tts.test_limit problems, greedy's answers beside it.
+    start = time.time()
+    tts_test = test.head(tp.test_limit) if tp.test_limit is not None else test
+    count = lambda text: len(engine.tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    kw = {"judge_kind": args.judge, "solve_t": solve_t, "judge_t": judge_t, "score_t": score_t}
+    rows = tts.run(engine, tp, list(zip(tts_test["problem_id"], tts_test["problem"])),
+                   label=search.truth_labeler(tts_test), **kw) if tp.methods and tts_test.height else []
+    rows += [{"problem_id": pid, "method": "greedy", "steps": o.strip().split("\n"),
+              "answer": prompts.final_answer(o), "judge_calls": 0, "generated_tokens": count(o)}
+             for pid, o in zip(tts_test["problem_id"], solve_out)]
+    frames = [tts_frame(rows, "synthetic", dict(zip(test["problem_id"], test["gold_answer"])))]
+    tts_bench = first_rows(tp.benchmark_limits)
+    for (name,), g in sorted(tts_bench.group_by("benchmark")) if tp.methods else []:
+        # Benchmarks have no step checker: self and majority only, graded by equivalence.
+        brows = tts.run(engine, tp, list(zip(g["id"], g["question"])), **kw)
+        f = tts_frame(brows, name, dict(zip(g["id"], g["gold_answer"])))
+        statuses = grade.grade(f["gold_answer"].to_list(), f["answer"].to_list(), p.grade_seconds, p.grade_workers)
+        frames.append(f.with_columns(status=pl.Series(statuses, dtype=pl.String))
+                      .with_columns(correct=pl.col("status") == "correct"))
+    tts_df = pl.concat(frames, how="vertical")
+    tts_seconds = time.time() - start
+
+    solve = score_solutions(test, solve_out)
     scored = score_benchmarks(bench, bench_out, p.grade_seconds, p.grade_workers)
     out = Path(args.out)
-    report = metrics(solve, judged)
-    report["judge"] |= own_metrics(own, judged_own)
+    if args.judge == "step":
+        judged, judged_own = score_judgments(eft, judge_out), score_judgments(own, own_out)
+        report = metrics(solve, judged)
+        report["judge"] |= own_metrics(own, judged_own)
+        tables = [(judged, out / "judge.parquet", EVAL_JUDGE), (judged_own, out / "judge_own.parquet", EVAL_JUDGE)]
+    else:
+        judged = score_judgments_of(score_eft, score_out)
+        report = {"synthetic": synthetic_metrics(solve), "judge": score_metrics(judged)}
+        tables = [(judged, out / "judge_score.parquet", EVAL_SCORE)]
     report |= {
         "benchmarks": benchmark_metrics(scored, p.benchmark_limits),
-        "generation_seconds": round(generation, 1)}
+        "tts": tts_metrics(tts_df),
+        "generation_seconds": round(generation, 1), "tts_seconds": round(tts_seconds, 1)}
     with Outputs() as o:
-        write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), (judged, out / "judge.parquet", EVAL_JUDGE),
-                      (judged_own, out / "judge_own.parquet", EVAL_JUDGE),
-                      (scored, out / "benchmarks.parquet", EVAL_BENCHMARK)], o)
+        write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), *tables,
+                      (scored, out / "benchmarks.parquet", EVAL_BENCHMARK), (tts_df, out / "tts.parquet", EVAL_TTS)], o)
         o.json(args.report, report)
+    t = report["tts"]
     print(f"evaluate: synthetic {report['synthetic']['accuracy']} of {len(solve)}, "
           f"judge {report['judge']['accuracy']} ({report['judge']['invalid']} invalid), "
-          f"judge own {report['judge']['own_accuracy']} "
-          f"(consistency {report['judge']['own_position_consistency']}), benchmarks "
+          f"judge own {report['judge'].get('own_accuracy')}, tts on {t.get('n')}: "
+          + ", ".join(f"{m} {t.get(m)}" for m in ("greedy", "self", "oracle", "majority")) + "; benchmarks "
           + ", ".join(f"{k} {v['accuracy']} (n={v['n']})" for k, v in report["benchmarks"].items()))
 
 

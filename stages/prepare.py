@@ -9,6 +9,9 @@ Writes (under --out, schemas in psrlm/tables.py):
   pools/iter_<i>.parquet     PROBLEMS  prompt pool of self-rewarding iteration i (gold kept for audit)
   judge_train.parquet        PROBLEMS  problems the model's own judge pairs are sampled on (own_eft)
   judge_test.parquet         PROBLEMS  problems of the held-out own-sample judge test (own_eft)
+  score_eft_train.parquet    SCORE_EFT the SRLM baseline's judge examples: the EFT train problems'
+                                       whole solutions, half gold, half corrupted, scored 0-5
+  score_eft_test.parquet     SCORE_EFT the same on the held-out EFT problems
   benchmarks.parquet         BENCHMARKS the six test sets in one schema
   --report                   row counts per table (DVC metrics)
 Splits are disjoint by construction: one stream of distinct problems is cut in a fixed order, so
@@ -29,12 +32,12 @@ from typing import Annotated, Literal
 
 import polars as pl
 
-from psrlm import arith
+from psrlm import arith, outcome
 from psrlm.benchmarks import load_benchmark
 from psrlm.errors import PsrlmError, run
 from psrlm.params import Count, NonNegative, ParamsError, Positive, Range, load_key, load_section
 from psrlm.outputs import Outputs
-from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, write_tables
+from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, SCORE_EFT, write_tables
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,37 @@ def eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
     return pl.DataFrame(rows, schema=EFT.polars_schema())
 
 
+def score_eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
+                   d: arith.Difficulty, corruption_weights: dict[str, float]) -> pl.DataFrame:
+    """The SRLM baseline's judge examples (Yuan et al.'s EFT, whole solutions): one per problem,
+    the gold solution or a corrupted one (exactly half each, shuffled with the seed), with the
+    rubric's score and the target judgment (psrlm.outcome). They are made on the EFT split's
+    problems, so the two methods' judges learn from the same problems in their own formats. The
+    wrong solutions are synthetic, as the default's step EFT is: at initialization no SRLM model
+    exists yet to make its own (its own solutions are what it scores in the iterations)."""
+    wrong = [False, True] * (len(problems) // 2) + [False] * (len(problems) % 2)
+    rng.shuffle(wrong)
+    kinds = [k for k in arith.CORRUPTIONS if corruption_weights.get(k, 0) > 0]
+    rows = []
+    for i, (prob, bad) in enumerate(zip(problems, wrong)):
+        steps, origin = prob.gold_steps(), "gold"
+        while bad:  # redraw the rare corruption whose wrong value cannot be carried on exactly
+            kind = rng.choices(kinds, weights=[corruption_weights[k] for k in kinds])[0]
+            made = outcome.corrupt_solution(rng, prob, kind, d)
+            if made is not None:
+                steps, origin = made, f"synthetic:{kind}"
+                break
+        solution = "\n".join(steps)
+        r = outcome.rubric(solution, prob.text, prob.start, prob.ops, prob.operands)
+        pid = f"{prefix}-{i:06d}"
+        rows.append({"example_id": f"{pid}-score", "problem_id": pid, "problem": prob.text,
+                     "start": prob.start, "ops": list(prob.ops), "operands": list(prob.operands),
+                     "solution": solution, "origin": origin, "score": r.score,
+                     "correct": arith.solution_right(solution, prob.start, list(prob.ops), list(prob.operands)),
+                     "judgment": outcome.score_judgment(r)})
+    return pl.DataFrame(rows, schema=SCORE_EFT.polars_schema())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
@@ -187,6 +221,11 @@ def main() -> None:
         (bench, out / "benchmarks.parquet", BENCHMARKS),
         (problem_rows(split["judge_train"], "judge_train"), out / "judge_train.parquet", PROBLEMS),
         (problem_rows(split["judge_test"], "judge_test"), out / "judge_test.parquet", PROBLEMS),
+        # Last, from their own random streams: every table above stays byte-identical.
+        (score_eft_rows(random.Random(p.seed + 5), split["eft_train"], "eft_train", d, p.corruption_weights),
+         out / "score_eft_train.parquet", SCORE_EFT),
+        (score_eft_rows(random.Random(p.seed + 6), split["eft_test"], "eft_test", d, p.corruption_weights),
+         out / "score_eft_test.parquet", SCORE_EFT),
     ]
     tables += [(problem_rows(split[f"pool{i}"], f"pool{i}"), out / "pools" / f"iter_{i}.parquet",
                 PROBLEMS) for i in range(1, len(p.pool_sizes) + 1)]
@@ -195,6 +234,8 @@ def main() -> None:
     report["benchmarks_by_name"] = dict(sorted(
         bench.group_by("benchmark").len().iter_rows()))
     report["benchmarks_missing_gold"] = bench["gold_answer"].null_count()
+    score_eft = pl.concat([df for df, _, schema in tables if schema is SCORE_EFT])
+    report["score_eft_scores"] = {str(k): v for k, v in sorted(score_eft.group_by("score").len().iter_rows())}
     report["eft_origin"] = dict(sorted(pl.concat([t[0] for t in tables[1:3]])
                                        .group_by("origin").len().iter_rows()))
     with Outputs() as o:

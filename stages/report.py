@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from pathlib import Path
 
 import yaml
 
 from psrlm.errors import PsrlmError, run
-from psrlm.outputs import Outputs
+from psrlm.outputs import Outputs, load_json
 from psrlm.params import PipelineParams, chain_of, load_key, load_section
 
 PAPER = Path(__file__).resolve().parents[1] / "psrlm" / "paper.yaml"
@@ -33,23 +32,6 @@ BENCH_NAMES = {"gsm8k": "GSM8K", "math500": "MATH500", "gaokao2023en": "Gaokao",
 EVAL_KEYS = ("synthetic.accuracy", "judge.accuracy", "judge.accuracy_a", "judge.accuracy_b", "judge.invalid")
 SEARCH_KEYS = ("prompts", "judge_calls_per_step", "invalid_verdicts", "rollbacks", "unfinished", "pairs",
                "step_accuracy", "judge_accuracy_self", "pair_precision", "position_consistency")
-
-
-def load_json(path: Path, keys: tuple[str, ...]) -> dict:
-    """A stage's metrics file, checked to hold `keys` before anything is written."""
-    if not path.is_file():
-        raise PsrlmError(f"{path}: report not found (run the stage that writes it first)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-        raise PsrlmError(f"{path}: not valid JSON ({e.__class__.__name__})") from None
-    for dotted in keys:
-        node = data
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise PsrlmError(f"{path}: missing key '{dotted}'")
-            node = node[part]
-    return data
 
 
 def pct(x: float | None) -> str:

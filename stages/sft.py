@@ -8,7 +8,11 @@ Reads:  params.yaml [sft, prompts]; --ift (PROBLEMS), --eft (EFT), --model (M0 f
 Writes: --out (M1 folder); --log, the loss every `sft.logging_steps` steps (TSV, DVC plots);
         --report, examples, steps, tokens, wall time and final loss (DVC metrics).
 
-Run: dvc repro sft
+With --score-eft instead of --eft, the judge examples are the outcome-based SRLM baseline's
+(Yuan et al. 2024: a whole solution scored 0-5 by the additive rubric, prompts.score): the same
+stage, params and mix make that baseline's own M1 (stage srlm_sft).
+
+Run: dvc repro sft   (SRLM: dvc repro srlm_sft)
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ from psrlm import prompts
 from psrlm.errors import run
 from psrlm.outputs import Outputs
 from psrlm.params import PromptsParams, load_section
-from psrlm.sft import SftParams, as_chat, sft_examples, train
-from psrlm.tables import EFT, PROBLEMS, read_table
+from psrlm.sft import SftParams, as_chat, score_examples, sft_examples, train
+from psrlm.tables import EFT, PROBLEMS, SCORE_EFT, read_table
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--ift", default="data/prepare/ift_train.parquet")
-    ap.add_argument("--eft", default="data/prepare/eft_train.parquet")
+    judges = ap.add_mutually_exclusive_group()
+    judges.add_argument("--eft", default="data/prepare/eft_train.parquet", help="pairwise step EFT (EFT)")
+    judges.add_argument("--score-eft", help="whole-solution score EFT (SCORE_EFT): the SRLM baseline")
     ap.add_argument("--model", default="data/models/m0")
     ap.add_argument("--out", default="data/models/sft")
     ap.add_argument("--log", default="reports/sft/loss.tsv")
@@ -38,9 +44,12 @@ def main() -> None:
     templates = load_section(args.params, "prompts", PromptsParams)
 
     ift = read_table(args.ift, PROBLEMS).collect()
-    eft = read_table(args.eft, EFT).collect()
+    if args.score_eft:
+        eft, judge_t, judge = read_table(args.score_eft, SCORE_EFT).collect(), templates.score, score_examples
+    else:
+        eft, judge_t, judge = read_table(args.eft, EFT).collect(), templates.judge, None
     examples = sft_examples(ift, eft, p.eft_fraction, p.seed, prompts.template(templates.solve),
-                            prompts.template(templates.judge))
+                            prompts.template(judge_t), judge)
     print(f"sft: {len(examples)} examples ({(examples['kind'] == 'eft').sum()} judge)")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with Outputs() as o:

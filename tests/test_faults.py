@@ -51,6 +51,8 @@ STAGE_ARGS = {
     "baseline": ["--ift", "{i}", "--eft", "{i}", "--model", "{i}", "--dpo", "{i}", "--out", "{o}/out",
                  "--log", "{o}/log.tsv", "--report", "{o}/report.json"],
     "report": ["--eval", "{i}", "--search", "{i}", "--dpo", "{i}", "--baseline", "{i}", "--out", "{o}/out"],
+    "srlm": ["--iteration", "1", "--model", "{i}", "--pool", "{i}", "--out", "{o}/out", "--report", "{o}/report.json"],
+    "comparison": ["--eval", "{i}", "--srlm-eval", "{i}", "--search", "{i}", "--srlm", "{i}", "--out", "{o}/out"],
 }
 _MODULES: dict = {}
 
@@ -164,6 +166,17 @@ PARAMS_CASES = [
     ("report", setter("pipeline.iterations", {}), "pipeline.iterations: needs at least one iteration"),
     ("report", setter("pipeline.models_to_evaluate", ["m1", "m9"]), "pipeline.models_to_evaluate: unknown model 'm9'"),
     ("baseline", setter("pipeline.iterations", {"1": {"model": "m1"}}), "pipeline.iterations.1: needs exactly"),
+    ("evaluate", setter("tts.width", 1), "tts.width: must be >= 2"),
+    ("evaluate", setter("tts.temperature", -0.5), "tts.temperature: must be >= 0"),
+    ("evaluate", setter("tts.methods", ["best"]), r"tts.methods\[0\]: must be one of self, oracle, majority"),
+    ("evaluate", setter("tts.benchmark_limits", {"gsm8k": -1}), "tts.benchmark_limits.gsm8k"),
+    ("evaluate", setter("tts.test_limit", -1), "tts.test_limit: -1 does not match"),
+    ("evaluate", setter("prompts.score", "score_v9"), "prompts.score: no template 'score_v9' in prompts/"),
+    ("srlm", setter("srlm.samples", 0), "srlm.samples: must be >= 1"),
+    ("srlm", setter("srlm.top_p", 0), "srlm.top_p: must be > 0 and <= 1"),
+    ("srlm", setter("srlm.max_judge_tokens", 0), "srlm.max_judge_tokens: must be >= 1"),
+    ("srlm", setter("pipeline.seed", -1), "pipeline.seed: must be >= 0"),
+    ("comparison", setter("pipeline.iterations", {}), "pipeline.iterations: needs at least one iteration"),
 ]
 
 
@@ -558,12 +571,14 @@ def test_the_params_the_project_runs_with_pass_every_check(tmp_path):
     from psrlm.params import PipelineParams, PromptsParams, load_section
     from psrlm.search import SearchParams
     from psrlm.sft import SftParams
+    from psrlm.tts import TtsParams
 
     sections = {"pipeline": PipelineParams, "prompts": PromptsParams, "engine": EngineParams,
                 "search": SearchParams, "pairs": PairsParams, "sft": SftParams,
                 "prepare": load_stage("prepare").PrepareParams, "model": load_stage("init_model").ModelParams,
                 "own_eft": load_stage("own_eft").OwnEftParams, "judge_sft": load_stage("judge_sft").JudgeSftParams,
-                "evaluate": load_stage("evaluate").EvaluateParams, "dpo": load_stage("dpo").DpoParams}
+                "evaluate": load_stage("evaluate").EvaluateParams, "dpo": load_stage("dpo").DpoParams,
+                "tts": TtsParams, "srlm": load_stage("srlm").SrlmParams}
     for params in (ROOT / "params.yaml", write_params(tmp_path / "p.yaml", smoke_params())):
         assert set(yaml.safe_load(Path(params).read_text())) == set(sections)
         for name, cls in sections.items():

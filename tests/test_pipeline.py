@@ -71,6 +71,77 @@ def test_search_and_pairs_tables_and_metrics(pipeline):
     assert judgments.height == int((per_loop["len"] * (per_loop["len"] - 1)).sum()) * orders // 2
 
 
+def test_evaluate_runs_test_time_scaling_with_its_cost(pipeline):
+    from psrlm.tables import EVAL_TTS
+
+    limit = smoke_params()["tts"]["test_limit"]
+    for report_path, table in (("reports/eval/m1.json", "data/eval/m1/tts.parquet"),
+                               ("reports/eval_srlm/m1.json", "data/eval_srlm/m1/tts.parquet")):
+        report = json.loads((pipeline / report_path).read_text())["tts"]
+        tts = read_table(pipeline / table, EVAL_TTS).collect()
+        synthetic = tts.filter(pl.col("source") == "synthetic")
+        assert report["n"] == limit and synthetic.height == 4 * limit  # greedy, self, oracle, majority
+        for method in ("greedy", "self", "oracle", "majority"):
+            rows = synthetic.filter(pl.col("method") == method)
+            assert report[method] == round(rows["correct"].mean(), 4), (report_path, method)
+        # Sampling w solutions costs more tokens than one greedy solution; the oracle's verdicts cost none.
+        cost = report["cost"]
+        assert cost["majority"]["generated_tokens"] > cost["greedy"]["generated_tokens"] > 0
+        assert cost["greedy"]["judge_calls"] == 0 and cost["majority"]["judge_calls"] == 0
+        # Benchmarks: self and majority only (no step checker), graded by equivalence.
+        bench = tts.filter(pl.col("source") == "gsm8k")
+        assert set(bench["method"]) == {"self", "majority"} and bench.height == 4
+        assert report["benchmarks"]["gsm8k"]["n"] == 2
+    # The SRLM model's `self` is the best of w by its own score: w judge calls per problem.
+    srlm = json.loads((pipeline / "reports/eval_srlm/m1.json").read_text())
+    assert srlm["tts"]["cost"]["self"]["judge_calls"] == smoke_params()["tts"]["width"]
+    assert srlm["judge"]["kind"] == "score"
+
+
+def test_srlm_branch_scores_its_own_solutions_and_trains_on_best_vs_worst(pipeline):
+    from psrlm import outcome
+    from psrlm.tables import OUTCOME_SAMPLES
+
+    n = smoke_params()["srlm"]["samples"]
+    samples = read_table(pipeline / "data/srlm/iter_1/samples.parquet", OUTCOME_SAMPLES).collect()
+    pairs = read_table(pipeline / "data/srlm/iter_1/pairs.parquet", PAIRS).collect()
+    assert samples.height == smoke_params()["srlm"]["pool_limit"] * n
+    # Every score is read back from its judgment, and an unreadable one is never a score.
+    for r in samples.iter_rows(named=True):
+        assert (r["score"], r["score_status"]) == outcome.parse_score(r["judgment"])
+    report = json.loads((pipeline / "reports/srlm/1.json").read_text())
+    assert report["pairs"] == pairs.height and report["invalid_scores"] == samples["score"].null_count()
+    for key in ("score_accuracy", "judge_accuracy_self", "pair_precision", "sample_accuracy"):
+        assert key in report, key
+    # Each pair is the best and the worst valid score of one prompt's samples.
+    for r in pairs.iter_rows(named=True):
+        mine = samples.filter((pl.col("problem_id") == r["problem_id"]) & pl.col("score").is_not_null())
+        assert (r["chosen_score"], r["rejected_score"]) == (mine["score"].max(), mine["score"].min())
+        assert r["chosen_score"] > r["rejected_score"] and r["step_idx"] == 1
+    # Its own M1 (score EFT, not step pairs), then one DPO per iteration, then the same evaluation.
+    sft = json.loads((pipeline / "reports/srlm_sft/metrics.json").read_text())
+    assert sft["eft_examples"] > 0
+    for i in (1, 2):
+        assert json.loads((pipeline / f"reports/srlm_dpo/{i}.json").read_text())["pairs"] >= 0
+    assert (pipeline / "data/models/srlm_m3/model.safetensors").is_file()
+    evals = {m: json.loads((pipeline / f"reports/eval_srlm/{m}.json").read_text()) for m in ("m1", "m2", "m3")}
+    assert all(e["judge"]["n"] == smoke_params()["evaluate"]["eft_limit"] for e in evals.values())
+
+
+def test_comparison_reports_both_tables(pipeline):
+    text = (pipeline / "reports/comparison/comparison.md").read_text()
+    assert "PSRLM" in text and "SRLM" in text and "(paper)" in text and "Table 5" in text
+    with (pipeline / "reports/comparison/methods.tsv").open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert [r["model"] for r in rows] == ["m1", "m2", "m3"]
+    m1 = json.loads((pipeline / "reports/eval_srlm/m1.json").read_text())
+    assert float(rows[0]["srlm_accuracy"]) == m1["synthetic"]["accuracy"]
+    with (pipeline / "reports/comparison/tts.tsv").open() as f:
+        tts = list(csv.DictReader(f, delimiter="\t"))
+    assert {r["model"] for r in tts} >= {"m1", "m3", "srlm_m1", "srlm_m3"}
+    assert (pipeline / "reports/comparison/comparison.png").stat().st_size > 10_000
+
+
 def test_evaluate_grades_the_benchmark_subsets(pipeline):
     from psrlm.grade import STATUSES
     from psrlm.tables import EVAL_BENCHMARK
@@ -167,12 +238,14 @@ def test_dvc_exp_run_sweeps_the_dpo_learning_rate_with_full_lineage(pipeline):
     try:
         ran = sh("dvc", "exp", "run", "-S", "dpo.learning_rate=0.0001", "-n", "lr1e4")
         reran = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
-        # dpo@1, what uses M2, and the baseline (DPO's learning rate is its own) rerun; a stage whose
-        # inputs came out identical is skipped (at smoke size search@2 can return the same tables
-        # from a slightly moved M2); nothing upstream reruns.
-        assert {"dpo@1", "evaluate@m2", "search@2", "dpo@2", "baseline"} <= reran
+        # dpo@1, what uses M2, and the baseline (DPO's learning rate is its own) rerun, and so does
+        # the SRLM baseline's DPO (the same dpo params, by design) with what uses its M2; a stage
+        # whose inputs came out identical is skipped (at smoke size search@2 can return the same
+        # tables from a slightly moved M2); nothing upstream reruns.
+        assert {"dpo@1", "evaluate@m2", "search@2", "dpo@2", "baseline", "srlm_dpo@1"} <= reran
         assert reran <= {"dpo@1", "evaluate@m2", "search@2", "pairs@2", "dpo@2", "evaluate@m3", "baseline",
-                         "evaluate@baseline", "report"}
+                         "evaluate@baseline", "report", "srlm_dpo@1", "srlm@2", "srlm_dpo@2",
+                         "evaluate_srlm@m2", "evaluate_srlm@m3", "comparison"}
         params = json.loads(sh("dvc", "params", "diff", "--json"))
         assert {k: params["params.yaml"]["dpo.learning_rate"][k] for k in ("old", "new")} == {
             "old": smoke_params()["dpo"]["learning_rate"], "new": 0.0001}

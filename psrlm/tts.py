@@ -1,0 +1,124 @@
+"""Test-time scaling with the model's own judge (paper Table 5), for the evaluate stage.
+
+Each method answers every problem and says what the answer cost (judge calls, generated tokens,
+every sample counted):
+  self      the step search of psrlm/search.py, judged by the model itself (a step judge), no pairs
+            kept; a score judge (the outcome SRLM baseline) picks the best of the w sampled whole
+            solutions by its own 0-5 score instead;
+  oracle    the same step search judged by the exact checker: the ceiling of judge-guided search
+            (synthetic task only: benchmarks have no step checker);
+  majority  the most frequent answer of w sampled whole solutions (the usual cheap baseline).
+Sampling is seeded by `tts.seed`; the same params give the same tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from psrlm import outcome, prompts, search
+from psrlm.engine import Sampling
+from psrlm.params import Count, NonNegative, Positive, Probability, Range
+
+
+@dataclass(frozen=True)
+class TtsParams:
+    seed: Count
+    test_limit: Count | None
+    width: Annotated[int, Range(ge=2)]
+    temperature: NonNegative
+    top_p: Probability
+    max_step_tokens: Positive
+    max_judge_tokens: Positive
+    max_loops: Positive
+    both_orders: bool
+    multiplicity_weight: Count
+    max_new_tokens: Positive
+    methods: tuple[Literal["self", "oracle", "majority"], ...]
+    benchmark_limits: dict[str, Count | None]
+
+
+def _search_params(p: TtsParams, judge: str) -> search.SearchParams:
+    return search.SearchParams(judge, p.width, p.temperature, p.top_p, p.max_step_tokens, p.max_judge_tokens,
+                               p.max_loops, p.both_orders, p.multiplicity_weight, None)
+
+
+def step_search(eng, p: TtsParams, judge: str, problems: Sequence[tuple[str, str]], solve_t: str,
+                judge_t: str, label, count: Callable[[str], int]) -> list[dict]:
+    """The search of psrlm/search.py at test time, one row per problem: its solution and cost."""
+    def solve_prompt(problem: str, steps: list[str]) -> str:
+        return eng.chat(prompts.solve_prompt(solve_t, problem), "".join(s + "\n" for s in steps))
+
+    cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, p.seed, p.multiplicity_weight)
+    steps, judgments, solutions = search.run_search(
+        problems, search.Bound(eng, _search_params(p, judge), judge_t, label, p.seed), cfg, solve_prompt)
+    calls: dict[str, int] = {}
+    tokens: dict[str, int] = {}
+    for s in steps:  # every one of the w samples generated its text
+        tokens[s["problem_id"]] = tokens.get(s["problem_id"], 0) + s["multiplicity"] * count(s["text"])
+    for j in judgments:
+        calls[j["problem_id"]] = calls.get(j["problem_id"], 0) + 1
+        if judge == "self":  # the oracle's verdicts are not generated
+            tokens[j["problem_id"]] = tokens.get(j["problem_id"], 0) + count(j["judgment"])
+    return [{"problem_id": s["problem_id"], "method": judge, "steps": s["steps"], "answer": s["answer"],
+             "judge_calls": calls.get(s["problem_id"], 0), "generated_tokens": tokens.get(s["problem_id"], 0)}
+            for s in solutions]
+
+
+def sample_solutions(eng, p: TtsParams, solve_prompts: Sequence[str]) -> list[list[str]]:
+    """w whole solutions per (chat-rendered) solve prompt, sampled as the search samples steps."""
+    sp = Sampling(p.temperature, p.top_p, p.max_new_tokens, ())
+    return [[t.strip() for t in sols] for sols in eng.generate(solve_prompts, p.width, sp, p.seed, "tts sample")]
+
+
+def majority_rows(problem_ids: Sequence[str], samples: list[list[str]], count: Callable[[str], int]) -> list[dict]:
+    rows = []
+    for pid, sols in zip(problem_ids, samples):
+        answers = [prompts.final_answer(s) for s in sols]
+        vote = outcome.majority(answers)
+        pick = sols[answers.index(vote)] if vote is not None else sols[0]
+        rows.append({"problem_id": pid, "method": "majority", "steps": pick.split("\n"), "answer": vote,
+                     "judge_calls": 0, "generated_tokens": sum(count(s) for s in sols)})
+    return rows
+
+
+def best_of_rows(eng, p: TtsParams, problems: Sequence[tuple[str, str]], samples: list[list[str]],
+                 score_t: str, count: Callable[[str], int]) -> list[dict]:
+    """A score judge's test-time scaling: each of the w samples scored by the model itself, the
+    best valid score wins (the first of equals; no valid score: the first sample)."""
+    flat = [eng.chat(prompts.score_prompt(score_t, q, s)) for (_, q), sols in zip(problems, samples) for s in sols]
+    sp = Sampling(0.0, 1.0, p.max_judge_tokens, ())
+    judged = [o[0] for o in eng.generate(flat, 1, sp, p.seed, "tts score")] if flat else []
+    rows = []
+    for k, ((pid, _), sols) in enumerate(zip(problems, samples)):
+        outs = judged[k * p.width:(k + 1) * p.width]
+        best = outcome.best_scored([outcome.parse_score(o)[0] for o in outs])
+        pick = sols[0 if best is None else best]
+        rows.append({"problem_id": pid, "method": "self", "steps": pick.split("\n"),
+                     "answer": prompts.final_answer(pick), "judge_calls": len(outs),
+                     "generated_tokens": sum(count(s) for s in sols) + sum(count(o) for o in outs)})
+    return rows
+
+
+def run(eng, p: TtsParams, problems: Sequence[tuple[str, str]], *, judge_kind: str, solve_t: str,
+        judge_t: str, score_t: str, label=None) -> list[dict]:
+    """Every method of `p.methods` on `problems` [(problem_id, text)]: rows of (problem_id, method,
+    steps, answer, judge_calls, generated_tokens). `judge_kind` is the model's judge ("step":
+    pairwise step judge; "score": the outcome baseline's 0-5 judge); `label` the step checker (the
+    oracle needs it; None skips the oracle, as on benchmarks)."""
+    def count(text: str) -> int:
+        return len(eng.tok(text, add_special_tokens=False)["input_ids"])
+
+    rows: list[dict] = []
+    samples = None
+    if "majority" in p.methods or ("self" in p.methods and judge_kind == "score"):
+        samples = sample_solutions(eng, p, [eng.chat(prompts.solve_prompt(solve_t, q)) for _, q in problems])
+    for method in p.methods:
+        if method == "majority":
+            rows += majority_rows([pid for pid, _ in problems], samples, count)
+        elif method == "self" and judge_kind == "score":
+            rows += best_of_rows(eng, p, problems, samples, score_t, count)
+        elif method == "self" or label is not None:
+            rows += step_search(eng, p, method, problems, solve_t, judge_t, label, count)
+    return rows
