@@ -134,8 +134,9 @@ def plot(methods: list[dict], tts: list[dict], path: Path) -> None:
     for key, label in (("psrlm_accuracy", "PSRLM accuracy"), ("srlm_accuracy", "SRLM accuracy"),
                        ("psrlm_pair_precision", "PSRLM pair precision"), ("srlm_pair_precision", "SRLM pair precision")):
         pts = [(xi, 100 * r[key]) for xi, r in zip(x, methods) if r[key] is not None]
-        if pts:
-            ax1.plot(*zip(*pts), marker="o", linestyle="-" if "accuracy" in key else ":", label=label)
+        if pts:  # one colour per method; precision dotted
+            ax1.plot(*zip(*pts), marker="o", color="C0" if key.startswith("psrlm") else "C1",
+                     linestyle="-" if "accuracy" in key else ":", label=label)
     ax1.set(title="PSRLM vs SRLM (synthetic test)", xlabel="model", ylabel="%", xticks=x,
             xticklabels=[f"M{i}" for i in x], ylim=(0, 100))
     ax1.legend(fontsize=8)
@@ -145,10 +146,10 @@ def plot(methods: list[dict], tts: list[dict], path: Path) -> None:
         vals = {r["model"]: r["accuracy"] for r in tts if r["method"] == method}
         ax2.bar([i + k * width for i in range(len(models))], [100 * (vals.get(m) or 0) for m in models], width,
                 label=method)
-    ax2.set(title="Greedy vs test-time scaling (synthetic test)", ylabel="accuracy (%)", ylim=(0, 100),
+    ax2.set(title="Greedy vs test-time scaling (synthetic test)", ylabel="accuracy (%)", ylim=(0, 115),
             xticks=[i + 1.5 * width for i in range(len(models))], xticklabels=models)
     ax2.tick_params(axis="x", labelsize=8)
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, ncol=len(TTS_METHODS), loc="upper center")  # above the bars, not on them
     fig.tight_layout()
     fig.savefig(path, dpi=100, format="png")  # the path is Outputs' temporary name: say the format
     plt.close(fig)
