@@ -26,9 +26,9 @@ from psrlm.prompts import final_answer, parse_verdict
 
 
 @dataclass(frozen=True)
-class SearchParams:
-    """The `search` params section (the search stage and benchmarks/search_cost.py read it)."""
-    judge: Literal["self", "oracle", "random"]
+class StepSearchParams:
+    """The step search's settings, declared once for the two sections that run it: `search` (the
+    self-rewarding iterations) and `tts` (test-time scaling, psrlm/tts.py)."""
     width: Annotated[int, Range(ge=2)]  # a pair needs two candidates
     temperature: NonNegative
     top_p: Probability
@@ -37,6 +37,12 @@ class SearchParams:
     max_loops: Positive
     both_orders: bool
     multiplicity_weight: Count
+
+
+@dataclass(frozen=True)
+class SearchParams(StepSearchParams):
+    """The `search` params section (the search stage and benchmarks/search_cost.py read it)."""
+    judge: Literal["self", "oracle", "random"]
     pool_limit: Count | None
 
 

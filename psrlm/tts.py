@@ -14,34 +14,27 @@ Sampling is seeded by `tts.seed`; the same params give the same tables.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from dataclasses import dataclass, fields
+from typing import Literal
 
 from psrlm import outcome, prompts, search
 from psrlm.engine import Sampling
-from psrlm.params import Count, NonNegative, Positive, Probability, Range
+from psrlm.params import Count, Positive
 
 
 @dataclass(frozen=True)
-class TtsParams:
+class TtsParams(search.StepSearchParams):
+    """The `tts` params section: the step search's settings, and what test-time scaling adds."""
     seed: Count
     test_limit: Count | None
-    width: Annotated[int, Range(ge=2)]
-    temperature: NonNegative
-    top_p: Probability
-    max_step_tokens: Positive
-    max_judge_tokens: Positive
-    max_loops: Positive
-    both_orders: bool
-    multiplicity_weight: Count
     max_new_tokens: Positive
     methods: tuple[Literal["self", "oracle", "majority"], ...]
     benchmark_limits: dict[str, Count | None]
 
 
 def _search_params(p: TtsParams, judge: str) -> search.SearchParams:
-    return search.SearchParams(judge, p.width, p.temperature, p.top_p, p.max_step_tokens, p.max_judge_tokens,
-                               p.max_loops, p.both_orders, p.multiplicity_weight, None)
+    shared = {f.name: getattr(p, f.name) for f in fields(search.StepSearchParams)}
+    return search.SearchParams(**shared, judge=judge, pool_limit=None)
 
 
 def step_search(eng, p: TtsParams, judge: str, problems: Sequence[tuple[str, str]], solve_t: str,

@@ -124,7 +124,9 @@ class FakeEngine:
 
 
 def test_majority_rows_count_every_sample_and_pick_the_voted_solution():
-    p = tts.TtsParams(0, None, 3, 0.5, 0.95, 8, 8, 4, True, 1, 32, ("majority",), {})
+    p = tts.TtsParams(width=3, temperature=0.5, top_p=0.95, max_step_tokens=8, max_judge_tokens=8, max_loops=4,
+                      both_orders=True, multiplicity_weight=1, seed=0, test_limit=None, max_new_tokens=32,
+                      methods=("majority",), benchmark_limits={})
     eng = FakeEngine(["Step 1: 1 + 1 = 2. The answer is \\boxed{2}.", "Step 1: 1 + 1 = 3. The answer is \\boxed{3}.",
                       "Step 1: 2 + 0 = 2. The answer is \\boxed{2}."])
     rows = tts.run(eng, p, [("q1", "Q")], judge_kind="step", solve_t="{problem}", judge_t="", score_t="")
@@ -133,7 +135,9 @@ def test_majority_rows_count_every_sample_and_pick_the_voted_solution():
 
 
 def test_oracle_is_skipped_without_a_step_checker():
-    p = tts.TtsParams(0, None, 2, 0.5, 0.95, 8, 8, 4, True, 1, 32, ("oracle",), {})
+    p = tts.TtsParams(width=2, temperature=0.5, top_p=0.95, max_step_tokens=8, max_judge_tokens=8, max_loops=4,
+                      both_orders=True, multiplicity_weight=1, seed=0, test_limit=None, max_new_tokens=32,
+                      methods=("oracle",), benchmark_limits={})
     assert tts.run(FakeEngine(["x", "y"]), p, [("q1", "Q")], judge_kind="step", solve_t="{problem}",
                    judge_t="", score_t="", label=None) == []
 
