@@ -94,15 +94,26 @@ def best_of_rows(eng, p: TtsParams, problems: Sequence[tuple[str, str]], samples
     return rows
 
 
+def token_counter(eng) -> Callable[[str], int]:
+    """Tokens of a generated text, by the engine's tokenizer (the stop string is not counted)."""
+    return lambda text: len(eng.tok(text, add_special_tokens=False)["input_ids"])
+
+
+def greedy_rows(eng, problem_ids: Sequence[str], outputs: Sequence[str]) -> list[dict]:
+    """Greedy decoding's answers in the same rows, beside the methods it is compared with."""
+    count = token_counter(eng)
+    return [{"problem_id": pid, "method": "greedy", "steps": o.strip().split("\n"),
+             "answer": prompts.final_answer(o), "judge_calls": 0, "generated_tokens": count(o)}
+            for pid, o in zip(problem_ids, outputs)]
+
+
 def run(eng, p: TtsParams, problems: Sequence[tuple[str, str]], *, judge_kind: str, solve_t: str,
         judge_t: str, score_t: str, label=None) -> list[dict]:
     """Every method of `p.methods` on `problems` [(problem_id, text)]: rows of (problem_id, method,
     steps, answer, judge_calls, generated_tokens). `judge_kind` is the model's judge ("step":
     pairwise step judge; "score": the outcome baseline's 0-5 judge); `label` the step checker (the
     oracle needs it; None skips the oracle, as on benchmarks)."""
-    def count(text: str) -> int:
-        return len(eng.tok(text, add_special_tokens=False)["input_ids"])
-
+    count = token_counter(eng)
     rows: list[dict] = []
     samples = None
     if "majority" in p.methods or ("self" in p.methods and judge_kind == "score"):

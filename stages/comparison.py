@@ -29,9 +29,9 @@ import yaml
 from psrlm.errors import run
 from psrlm.outputs import Outputs, load_json
 from psrlm.params import PipelineParams, chain_of, load_key, load_section
+from psrlm.tables import TTS_METHODS
 
 PAPER = Path(__file__).resolve().parents[1] / "psrlm" / "paper.yaml"
-TTS_METHODS = ("greedy", "self", "oracle", "majority")
 
 
 def pct(x: float | None) -> str:

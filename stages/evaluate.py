@@ -292,13 +292,10 @@ def main() -> None:
     # Test-time scaling on the first tts.test_limit problems, greedy's answers beside it.
     start = time.time()
     tts_test = test.head(tp.test_limit) if tp.test_limit is not None else test
-    count = lambda text: len(engine.tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
     kw = {"judge_kind": args.judge, "solve_t": solve_t, "judge_t": judge_t, "score_t": score_t}
     rows = tts.run(engine, tp, list(zip(tts_test["problem_id"], tts_test["problem"])),
                    label=search.truth_labeler(tts_test), **kw) if tp.methods and tts_test.height else []
-    rows += [{"problem_id": pid, "method": "greedy", "steps": o.strip().split("\n"),
-              "answer": prompts.final_answer(o), "judge_calls": 0, "generated_tokens": count(o)}
-             for pid, o in zip(tts_test["problem_id"], solve_out)]
+    rows += tts.greedy_rows(engine, tts_test["problem_id"], solve_out)  # zip: the first tts_test rows
     frames = [tts_frame(rows, "synthetic", dict(zip(test["problem_id"], test["gold_answer"])))]
     tts_bench = first_rows(tp.benchmark_limits)
     for (name,), g in sorted(tts_bench.group_by("benchmark")) if tp.methods else []:

@@ -29,6 +29,7 @@ import polars as pl
 from psrlm import arith, engine, outcome, prompts, search
 from psrlm.errors import run
 from psrlm.outputs import Outputs
+from psrlm.pairs import pair_precision_of
 from psrlm.params import Count, NonNegative, Positive, Probability, PromptsParams, load_key, load_section
 from psrlm.tables import OUTCOME_SAMPLES, PAIRS, PROBLEMS, read_table, write_tables
 
@@ -79,7 +80,7 @@ def audit(samples: pl.DataFrame, pairs: pl.DataFrame) -> dict:
         "judge_accuracy_self": frac(int((couples["hi"] > couples["lo"]).sum()), couples.height),
         "judge_self_pairs": couples.height,
         "pairs": pairs.height, "pairs_per_prompt": frac(pairs.height, samples["problem_id"].n_unique()),
-        "pair_precision": frac(int((pairs["chosen_correct"] & ~pairs["rejected_correct"]).sum()), pairs.height),
+        "pair_precision": pair_precision_of(pairs),  # the process-based chain's definition
     }
 
 
