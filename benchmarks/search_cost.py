@@ -154,8 +154,8 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import polars as pl
 
-    from psrlm import engine, prompts, search
-    from psrlm.params import PromptsParams, load_key, load_section
+    from psrlm import engine, prompts, search, task
+    from psrlm.params import PromptsParams, TaskName, load_key, load_section
 
     p = load_section(args.params, "search", search.SearchParams)
     p = dataclasses.replace(p, judge="self")
@@ -165,7 +165,7 @@ def main() -> None:
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
     pool = pl.read_parquet(args.pool).head(args.n)
     problems = list(zip(pool["problem_id"], pool["problem"]))
-    label = search.truth_labeler(pool)
+    label = search.truth_labeler(pool, task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge))
     report = {"machine": machine(), "matmul_gflops": [matmul_gflops()], "prompts": len(problems),
               "width": p.width, "judge_prompt": templates.judge, "runs": []}
 

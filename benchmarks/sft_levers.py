@@ -24,7 +24,7 @@ import torch
 
 from psrlm import arith, prompts, trainlog
 from psrlm.engine import HFEngine, Sampling
-from psrlm.params import load_section
+from psrlm.params import TrainingParams, load_section
 from psrlm.sft import SftParams, as_chat, sft_examples, trainer
 
 
@@ -75,7 +75,7 @@ def main() -> None:
                       solve_t, judge_t)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        tr, tok = trainer(a.m0, as_chat(ex), p, tmp, callbacks=[trainlog.callback(rows, {"loss": "loss"})])
+        tr, tok = trainer(a.m0, as_chat(ex), p, tmp, training=load_section(a.params, "training", TrainingParams), callbacks=[trainlog.callback(rows, {"loss": "loss"})])
         if a.opt == "muon":  # Muon for the blocks' matrices, AdamW for embeddings, norms and head
             blocks = [(n, w) for n, w in tr.model.named_parameters()]
             mats = [w for n, w in blocks if w.ndim == 2 and "layers." in n]

@@ -39,7 +39,7 @@ def main() -> None:
     from transformers import TrainerCallback
 
     from psrlm import prompts
-    from psrlm.params import PromptsParams, load_section
+    from psrlm.params import PromptsParams, TrainingParams, load_section
     from psrlm.sft import SftParams, as_chat, sft_examples, trainer
 
     p = load_section(args.params, "sft", SftParams)
@@ -58,7 +58,7 @@ def main() -> None:
             times[state.global_step] = time.perf_counter()
 
     with tempfile.TemporaryDirectory() as tmp:
-        tr, _ = trainer(args.model, data, p, tmp, callbacks=[Clock()])
+        tr, _ = trainer(args.model, data, p, tmp, training=load_section(args.params, "training", TrainingParams), callbacks=[Clock()])
         batches = []
         for batch in tr.get_train_dataloader():
             batches.append(batch)

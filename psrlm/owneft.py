@@ -6,7 +6,7 @@ candidate next steps, and the solution goes on with the first sample (an ordinar
 model, right or wrong), so later candidates are written after prefixes the model itself wrote,
 mistakes included. `own_pairs` turns the labelled candidates into pairwise judge examples: at every
 step with both a right and a wrong candidate, up to k (right, wrong) pairs, each shown in both
-orders (A/B exactly balanced), with the target judgment of psrlm.arith.judgment.
+orders (A/B exactly balanced), with the task's target judgment (psrlm.task).
 
 The wrong candidates are the model's own plausible errors (mostly the right operation with a wrong
 result, which a synthetic corruption rarely resembles), so a judge that copies a candidate's number
@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from psrlm import arith
+from psrlm.prompts import final_answer
 from psrlm.search import distinct, is_final
 
 Sampler = Callable[[Sequence[str], int, int], list[list[str]]]  # (prompts, n, seed) -> texts
@@ -51,12 +51,12 @@ def rollouts(problems: Sequence[tuple[str, str, int]], sample: Sampler, width: i
     return rows
 
 
-def own_pairs(steps: Sequence[dict], problems: dict[str, arith.Problem], per_step: int, seed: int,
-              origin: str, judgment=arith.judgment) -> list[dict]:
+def own_pairs(steps: Sequence[dict], problems: dict[str, dict], per_step: int, seed: int,
+              origin: str, task) -> list[dict]:
     """EFT rows (psrlm.tables.EFT) from labelled candidates (`rollouts` rows with `correct` and
     `truth`): at each (problem, step) with right and wrong candidates, up to `per_step` distinct
-    (right, wrong) pairs drawn with the seed, each in both orders. The target judgment checks the
-    step against the value the prefix claims, as the label does (psrlm.arith.step_truth)."""
+    (right, wrong) pairs drawn with the seed, each in both orders. `problems`: PROBLEMS rows by id;
+    the target judgment is the task's (psrlm.task), which checks the step as its label does."""
     groups: dict[tuple[str, int], list[dict]] = {}
     for r in steps:
         groups.setdefault((r["problem_id"], r["step_idx"]), []).append(r)
@@ -66,12 +66,8 @@ def own_pairs(steps: Sequence[dict], problems: dict[str, arith.Problem], per_ste
         wrong = [c for c in cands if not c["correct"]]
         if not right or not wrong:
             continue
-        prob = problems[pid]
+        row = problems[pid]
         prefix = cands[0]["prefix_steps"]
-        # A right candidate exists, so the prefix's last step parses (step_truth).
-        prev = arith.parse_step(prefix[-1]).c if prefix else prob.start
-        check = (idx, prev, prob.ops[idx - 1], prob.operands[idx - 1], idx == len(prob.ops))
-        sentence = arith.step_sentence(prob.text, idx)
         combos = [(g, b) for g in right for b in wrong]
         random.Random(f"{seed}:{pid}:{idx}").shuffle(combos)
         for k, (good, bad) in enumerate(combos[:per_step]):
@@ -79,10 +75,27 @@ def own_pairs(steps: Sequence[dict], problems: dict[str, arith.Problem], per_ste
                 a, b = (good, bad) if better == "A" else (bad, good)
                 out.append({
                     "pair_id": f"{pid}-s{idx}-p{k}-{better}", "problem_id": pid,
-                    "problem": prob.text, "step_idx": idx, "prefix_steps": prefix,
+                    "problem": row["problem"], "step_idx": idx, "prefix_steps": prefix,
                     "candidate_a": a["text"], "candidate_b": b["text"],
                     "a_correct": a["correct"], "b_correct": b["correct"], "better": better,
                     "origin": f"{origin}:{bad['truth']}",
-                    "judgment": judgment(a["text"], b["text"], better, *check, sentence),
+                    "judgment": task.judgment(row, prefix, a, b, better),
                 })
+    return out
+
+
+ROLLOUT_WRONG = "no_rollout_reached_gold"
+
+
+def rollout_labels(candidates: Sequence[tuple[str, bool]], completions: Sequence[Sequence[str]],
+                   gold: Sequence[str], answer_right: Callable[[str | None, str], bool]) -> list[tuple[str, int]]:
+    """Monte-Carlo labels of candidate steps (Math-Shepherd's hard estimate): a step is "correct"
+    when at least one of the k completions written after it reaches the gold answer, else
+    ROLLOUT_WRONG; with the number that did. `candidates`: (text, is_final) — a final step's answer
+    is its own, every completion of it alike; `completions[i]`: the k texts written after step i."""
+    out = []
+    for (text, final), comps, g in zip(candidates, completions, gold):
+        answers = [final_answer(text)] * len(comps) if final else [final_answer(c) for c in comps]
+        hits = sum(answer_right(a, g) for a in answers)
+        out.append(("correct" if hits else ROLLOUT_WRONG, hits))
     return out

@@ -18,7 +18,7 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 
@@ -55,6 +55,34 @@ Rate = Annotated[float, Range(gt=0)]  # learning rates, epochs, seconds, beta
 NonNegative = Annotated[float, Range(ge=0)]  # weights, weight decay, temperature (0 = greedy)
 Share = Annotated[float, Range(ge=0, lt=1)]  # warmup ratio, a mix's share of one kind
 Probability = Annotated[float, Range(gt=0, le=1)]  # top_p, a memory share
+
+
+# The task a run is on (prepare.task; psrlm/task.py gives each its ground truth).
+TaskName = Literal["synthetic", "gsm8k", "files"]
+# What the reports call each task's held-out test (the evaluate metrics keep the key `synthetic`
+# for it on every task, so `dvc metrics diff` compares runs of different tasks key by key).
+TEST_NAMES = {"synthetic": "synthetic test", "gsm8k": "GSM8K test split", "files": "test file"}
+# What "right" means in each task's ground-truth audit.
+TRUTHS = {
+    "synthetic": "the synthetic task's exact ground truth, relative to the steps the candidate was "
+                 "written after (psrlm.arith.step_truth)",
+    "gsm8k": "the calculator-annotation checker's: each annotation recomputed exactly, the boxed answer "
+             "against the gold one, a step without an annotation checked for its form only (psrlm.textsteps)",
+}
+TRUTHS["files"] = TRUTHS["gsm8k"]
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Section `training`, shared by every training stage: how it is launched and its precision.
+    `launcher` is read by dvc.yaml (`${training.launcher} stages/...`), not by the stages."""
+    launcher: str
+    gradient_checkpointing: bool
+    bf16: bool
+
+    def check(self) -> None:
+        if not self.launcher.strip():
+            raise ParamsError("training.launcher: empty (python, or accelerate launch --config_file ...)")
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,12 @@ def chain_of(iterations: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
     names = [chain[0][0], *(nxt for _, nxt in chain)]
     if len(set(names)) != len(names):
         raise ParamsError(f"pipeline.iterations: a model name repeats in the chain {' -> '.join(names)}")
+    for i, (model, nxt) in enumerate(chain, start=1):
+        # dvc.yaml's search matrix (iterations x shards) cannot read an entry's fields, only its
+        # key: it names iteration i's model m<i>.
+        if (model, nxt) != (f"m{i}", f"m{i + 1}"):
+            raise ParamsError(f"pipeline.iterations.{i}: iteration {i} searches with m{i} and trains m{i + 1} "
+                              f"(dvc.yaml's search matrix names them from the key), got {model} -> {nxt}")
     return chain
 
 

@@ -9,7 +9,7 @@ the same search (`oracle_judgment`, `random_judgment`). Work goes level by level
 problems, so every engine call is one large batch; that changes nothing in the algorithm.
 
 `Bound` adapts a generation engine (psrlm/engine.py) and one iteration's `search` params to that
-protocol, and `truth_labeler` / `with_truth` label candidates with the synthetic checker: the
+protocol, and `truth_labeler` / `with_truth` label candidates with the task's checker (psrlm.task): the
 search stage and benchmarks/search_cost.py share them, so the benchmark runs the stage's search.
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, NamedTuple, Protocol
 
-from psrlm import arith, prompts
-from psrlm.params import Count, NonNegative, Positive, Probability, Range
+from psrlm import prompts
+from psrlm.params import Count, NonNegative, ParamsError, Positive, Probability, Range
 from psrlm.prompts import final_answer, parse_verdict
 
 
@@ -44,6 +44,18 @@ class SearchParams(StepSearchParams):
     """The `search` params section (the search stage and benchmarks/search_cost.py read it)."""
     judge: Literal["self", "oracle", "random"]
     pool_limit: Count | None
+    shards: tuple[Count, ...]
+
+    def check(self) -> None:
+        if list(self.shards) != list(range(len(self.shards))):
+            raise ParamsError(f"search.shards: must be 0..N-1 in order (one entry per shard), got {list(self.shards)}")
+
+
+def shard_of(pool, shard: int, shards: int):
+    """Shard `shard` of `shards` of a pool table (sorted by problem_id): every shards-th row."""
+    import polars as pl
+
+    return pool.with_row_index("_row").filter(pl.col("_row") % shards == shard).drop("_row")
 
 
 class JudgeRequest(NamedTuple):
@@ -226,15 +238,13 @@ def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchC
     return step_rows, judge_rows, solutions
 
 
-def truth_labeler(pool):
-    """`label(problem_id, prefix_steps, text)`: psrlm.arith.step_truth against the pool's
-    structured columns (the ground truth; see step_truth for "right" after a wrong prefix)."""
-    gold = {r["problem_id"]: (r["start"], r["ops"], r["operands"])
-            for r in pool.select("problem_id", "start", "ops", "operands").iter_rows(named=True)}
+def truth_labeler(pool, task):
+    """`label(problem_id, prefix_steps, text)`: the task's step truth (psrlm.task) against the
+    pool's rows (the ground truth; see psrlm.arith.step_truth for "right" after a wrong prefix)."""
+    rows = {r["problem_id"]: r for r in pool.iter_rows(named=True)}
 
     def label(problem_id: str, prefix_steps: list[str], text: str) -> str:
-        start, ops, operands = gold[problem_id]
-        return arith.step_truth(text, prefix_steps, start, ops, operands)
+        return task.step_truth(rows[problem_id], prefix_steps, text)
 
     return label
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError
-from psrlm.params import Count, NonNegative, Positive, Rate, Share
+from psrlm.params import Count, NonNegative, Positive, Rate, Share, TrainingParams
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ def as_chat(df: pl.DataFrame):
 LOG = {"loss": "loss", "learning_rate": "learning_rate"}  # loss.tsv column ← Trainer log key
 
 
-def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, seed: int | None = None,
-            learning_rate: float | None = None, callbacks=()):
+def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: TrainingParams,
+            seed: int | None = None, learning_rate: float | None = None, callbacks=()):
     """TRL's SFTTrainer on the model in `model_dir` and `data`, configured from the params (the
     training stages and benchmarks/sft_overhead.py build it here, so they train alike): (trainer,
     tokenizer). The seed and learning rate default to the params'."""
@@ -107,9 +107,11 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, seed: int 
         num_train_epochs=p.epochs, per_device_train_batch_size=p.batch_size,
         lr_scheduler_type="cosine", warmup_steps=p.warmup_ratio, weight_decay=p.weight_decay,
         max_length=p.max_length, logging_steps=p.logging_steps, save_strategy="no",
-        # fp32, as the model is built: TRL's SFTConfig turns bf16 on by default, on a CPU too
-        # (autocast), where the same 3,000 examples trained in 78 s with it, 28 s without.
-        report_to=[], bf16=False, fp16=False, gradient_checkpointing=False, use_cpu=not torch.cuda.is_available(),
+        # fp32 unless training.bf16 (mixed precision on a GPU): TRL's SFTConfig turns bf16 on by
+        # default, on a CPU too (autocast), where the same 3,000 examples trained in 78 s with it,
+        # 28 s without.
+        report_to=[], bf16=training.bf16, fp16=False, gradient_checkpointing=training.gradient_checkpointing,
+        use_cpu=not torch.cuda.is_available(),
         completion_only_loss=True, dataloader_num_workers=0,
         # Batches of similar length: IFT and EFT examples differ ~2x in length, and padding
         # a mixed batch to its longest example wasted about a third of the compute.
@@ -119,14 +121,14 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, seed: int 
                       callbacks=list(callbacks)), tok
 
 
-def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, seed: int | None = None,
-          learning_rate: float | None = None, token_budget: float | None = None) -> dict:
+def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, training: TrainingParams,
+          seed: int | None = None, learning_rate: float | None = None, token_budget: float | None = None) -> dict:
     """Train the model in `model_dir` on `data` (see `trainer`) and save it to `out`;
     `token_budget` replaces `p.epochs` by as many passes (a fraction, usually) as train on that many
     tokens (the baseline stage sets it, with its own seed and learning rate)."""
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        tr, tok = trainer(model_dir, data, p, tmp, seed=seed, learning_rate=learning_rate,
+        tr, tok = trainer(model_dir, data, p, tmp, training=training, seed=seed, learning_rate=learning_rate,
                           callbacks=[trainlog.callback(rows, LOG)])
         tokens = sum(len(x) for x in tr.train_dataset["input_ids"])
         if token_budget is not None:  # read by Trainer.train() when it plans its steps

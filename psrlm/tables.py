@@ -72,8 +72,10 @@ class Schema:
         return pl.Schema(self.columns)
 
 
-# Synthetic arithmetic problems: IFT train, prompt pools and the held-out test share this schema.
-# `start`, `ops`, `operands` make every step checkable exactly; `gold_*` stay out of the search.
+# Problems: IFT train, prompt pools and the held-out test share this schema, whatever the task
+# (psrlm.task). On the synthetic task `start`, `ops`, `operands` make every step checkable exactly;
+# real-data rows (gsm8k, files) have no such structure: `start` null, `ops` and `operands` empty,
+# their steps checked by their calculator annotations. `gold_*` stay out of the search.
 PROBLEMS = Schema(
     name="problems",
     columns={
@@ -87,11 +89,15 @@ PROBLEMS = Schema(
         "gold_answer": pl.String(),
     },
     key=("problem_id",),
+    nullable=frozenset({"start"}),
     rules=(
-        Rule("ops", f"a non-empty list of {' '.join(OPS)}",
-             (pl.col("ops").list.len() > 0) & pl.col("ops").list.eval(pl.element().is_in(list(OPS))).list.all()),
+        Rule("ops", f"a list of {' '.join(OPS)}, non-empty exactly when start is set",
+             ((pl.col("ops").list.len() > 0) == pl.col("start").is_not_null())
+             & pl.col("ops").list.eval(pl.element().is_in(list(OPS))).list.all()),
         Rule("operands", "one per op", pl.col("operands").list.len() == pl.col("ops").list.len()),
-        Rule("gold_steps", "one per op", pl.col("gold_steps").list.len() == pl.col("ops").list.len()),
+        Rule("gold_steps", "one per op (when there are ops), at least one",
+             (pl.col("gold_steps").list.len() == pl.col("ops").list.len())
+             | (pl.col("ops").list.len() == 0) & (pl.col("gold_steps").list.len() > 0)),
     ),
 )
 
@@ -336,12 +342,13 @@ SCORE_EFT = Schema(
         "ops": pl.List(pl.String()),
         "operands": pl.List(pl.Int64()),
         "solution": pl.String(),
-        "origin": pl.String(),  # "gold" or "synthetic:<corruption>"
+        "origin": pl.String(),  # "gold", "synthetic:<corruption>" or (real data) "gold:<corruption>"
         "score": pl.Int64(),  # the rubric's points, 0-5
         "correct": pl.Boolean(),  # the solution is right step by step (score 5)
         "judgment": pl.String(),  # target: checked steps, points, then Score: [[score]]
     },
     key=("example_id",),
+    nullable=frozenset({"start"}),  # real-data tasks: as in PROBLEMS
     rules=(
         Rule("score", "between 0 and 5", pl.col("score").is_between(0, 5)),
         Rule("correct", "true exactly when score is 5", pl.col("correct") == (pl.col("score") == 5)),

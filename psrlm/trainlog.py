@@ -34,13 +34,22 @@ def write(path: Path, rows: list[dict], columns: dict[str, str]) -> None:
 
 
 def fit(trainer, tokenizer, out: Path, log_path: Path, rows: list[dict], columns: dict[str, str]):
-    """Train, save model and tokenizer to `out` and the log to `log_path`: (TrainOutput, seconds)."""
+    """Train, save model and tokenizer to `out` and the log to `log_path`: (TrainOutput, seconds).
+    Under a multi-process launcher every process gathers the model's state (ZeRO-3 and FSDP shard
+    it) and only the main one writes; one process saves the model as it is."""
     start = time.time()
     result = trainer.train()
     wall = time.time() - start
-    trainer.model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    write(log_path, rows, columns)
+    acc = trainer.accelerator
+    if acc.num_processes == 1:
+        trainer.model.save_pretrained(out)
+    else:
+        state = acc.get_state_dict(trainer.model)  # a collective: every process takes part
+        if acc.is_main_process:
+            acc.unwrap_model(trainer.model).save_pretrained(out, state_dict=state)
+    if acc.is_main_process:
+        tokenizer.save_pretrained(out)
+        write(log_path, rows, columns)
     return result, wall
 
 

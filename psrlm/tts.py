@@ -34,7 +34,7 @@ class TtsParams(search.StepSearchParams):
 
 def _search_params(p: TtsParams, judge: str) -> search.SearchParams:
     shared = {f.name: getattr(p, f.name) for f in fields(search.StepSearchParams)}
-    return search.SearchParams(**shared, judge=judge, pool_limit=None)
+    return search.SearchParams(**shared, judge=judge, pool_limit=None, shards=(0,))
 
 
 def step_search(eng, p: TtsParams, judge: str, problems: Sequence[tuple[str, str]], solve_t: str,

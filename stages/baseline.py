@@ -29,8 +29,8 @@ from pathlib import Path
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
-from psrlm.outputs import Outputs
-from psrlm.params import PromptsParams, Rate, chain_of, load_key, load_section
+from psrlm.outputs import Outputs, is_main_process
+from psrlm.params import PromptsParams, Rate, TrainingParams, chain_of, load_key, load_section
 from psrlm.sft import LOG, SftParams, as_chat, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, read_table
 
@@ -73,6 +73,7 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "sft", SftParams)
     templates = load_section(args.params, "prompts", PromptsParams)
+    training = load_section(args.params, "training", TrainingParams)
     learning_rate = load_key(args.params, "dpo.learning_rate", Rate)
     chain = chain_of(load_key(args.params, "pipeline.iterations", dict[str, dict[str, str]]))
     paths = [str(Path(args.dpo) / f"{i}.json") for i in range(1, len(chain) + 1)]
@@ -100,8 +101,8 @@ def main() -> None:
                             prompts.template(templates.judge))
     examples = examples.head(enough_examples(examples, budget, args.model))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with Outputs() as o:
-        stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log), seed=seed,
+    with Outputs(commit=is_main_process()) as o:
+        stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log), training=training, seed=seed,
                       learning_rate=learning_rate, token_budget=budget)
         stats.update(trained=True, token_budget=round(budget),
                      dpo_train_tokens=sum(r["train_tokens"] for r in reports), learning_rate=learning_rate)

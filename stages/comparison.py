@@ -28,7 +28,7 @@ import yaml
 
 from psrlm.errors import run
 from psrlm.outputs import Outputs, load_json
-from psrlm.params import PipelineParams, chain_of, load_key, load_section
+from psrlm.params import TEST_NAMES, PipelineParams, TaskName, chain_of, load_key, load_section
 from psrlm.tables import TTS_METHODS
 
 PAPER = Path(__file__).resolve().parents[1] / "psrlm" / "paper.yaml"
@@ -74,9 +74,10 @@ def tts_rows(evals: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def markdown(methods: list[dict], tts: list[dict], paper: dict) -> str:
+def markdown(methods: list[dict], tts: list[dict], paper: dict, task_name: str = "synthetic") -> str:
     lines = ["# PSRLM against the SRLM baseline, and greedy against test-time scaling", "",
-             "Measured by this run on the held-out synthetic test unless a table says it is the paper's.", "",
+             f"Task: `{task_name}` (prepare.task). Measured by this run on the held-out "
+             f"{TEST_NAMES[task_name]} unless a table says it is the paper's.", "",
              "## Process-based (PSRLM) vs outcome-based (SRLM) self-rewarding (paper Table 1)", "",
              "Same M0, IFT data, pools, DPO settings and iterations; PSRLM judges pairs of next steps, SRLM "
              "scores whole solutions 0-5. Judge: held-out step pairs (PSRLM) or held-out whole-solution "
@@ -123,7 +124,7 @@ def markdown(methods: list[dict], tts: list[dict], paper: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(methods: list[dict], tts: list[dict], path: Path) -> None:
+def plot(test: str, methods: list[dict], tts: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,7 +138,7 @@ def plot(methods: list[dict], tts: list[dict], path: Path) -> None:
         if pts:  # one colour per method; precision dotted
             ax1.plot(*zip(*pts), marker="o", color="C0" if key.startswith("psrlm") else "C1",
                      linestyle="-" if "accuracy" in key else ":", label=label)
-    ax1.set(title="PSRLM vs SRLM (synthetic test)", xlabel="model", ylabel="%", xticks=x,
+    ax1.set(title=f"PSRLM vs SRLM ({test})", xlabel="model", ylabel="%", xticks=x,
             xticklabels=[f"M{i}" for i in x], ylim=(0, 100))
     ax1.legend(fontsize=8)
     models = list(dict.fromkeys(r["model"] for r in tts))
@@ -146,7 +147,7 @@ def plot(methods: list[dict], tts: list[dict], path: Path) -> None:
         vals = {r["model"]: r["accuracy"] for r in tts if r["method"] == method}
         ax2.bar([i + k * width for i in range(len(models))], [100 * (vals.get(m) or 0) for m in models], width,
                 label=method)
-    ax2.set(title="Greedy vs test-time scaling (synthetic test)", ylabel="accuracy (%)", ylim=(0, 115),
+    ax2.set(title=f"Greedy vs test-time scaling ({test})", ylabel="accuracy (%)", ylim=(0, 115),
             xticks=[i + 1.5 * width for i in range(len(models))], xticklabels=models)
     ax2.tick_params(axis="x", labelsize=8)
     ax2.legend(fontsize=8, ncol=len(TTS_METHODS), loc="upper center")  # above the bars, not on them
@@ -175,7 +176,8 @@ def main() -> None:
     outcome = {str(i): load_json(Path(args.srlm) / f"{i}.json", audit_keys) for i in range(1, len(chain) + 1)}
     methods = method_rows(chain, psrlm, srlm, search, outcome)
     tts = tts_rows({**psrlm, **{f"srlm_{m}": e for m, e in srlm.items()}})
-    text = markdown(methods, tts, yaml.safe_load(PAPER.read_text()))
+    task_name = load_key(args.params, "prepare.task", TaskName)
+    text = markdown(methods, tts, yaml.safe_load(PAPER.read_text()), task_name)
     out = Path(args.out)
     with Outputs() as o:  # every output, or none
         for name, rows in (("methods.tsv", methods), ("tts.tsv", tts)):
@@ -184,7 +186,7 @@ def main() -> None:
                 w.writeheader()
                 w.writerows(rows)
         o.text(out / "comparison.md", text)
-        plot(methods, tts, o.path(out / "comparison.png"))
+        plot(TEST_NAMES[task_name], methods, tts, o.path(out / "comparison.png"))
     print(f"comparison: {out / 'comparison.md'}")
 
 

@@ -32,8 +32,8 @@ import polars as pl
 
 from psrlm import trainlog
 from psrlm.errors import PsrlmError, run
-from psrlm.outputs import Outputs
-from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share, load_key,
+from psrlm.outputs import Outputs, is_main_process
+from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share, TrainingParams, load_key,
                           load_section)
 from psrlm.tables import PAIRS, read_table
 
@@ -108,7 +108,8 @@ def tokenize_pairs(pairs: pl.DataFrame, tok, max_length: int) -> tuple[dict[str,
     return out, too_long
 
 
-def train(model_dir: str, data: dict, p: DpoParams, seed: int, out: Path, log_path: Path) -> dict:
+def train(model_dir: str, data: dict, p: DpoParams, seed: int, out: Path, log_path: Path,
+          training: TrainingParams) -> dict:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -131,7 +132,8 @@ def train(model_dir: str, data: dict, p: DpoParams, seed: int, out: Path, log_pa
             loss_weights=list(p.loss_weights), learning_rate=p.learning_rate, optim=p.optim,
             num_train_epochs=p.epochs, per_device_train_batch_size=p.batch_size,
             lr_scheduler_type="cosine", warmup_steps=p.warmup_ratio, max_length=p.max_length,
-            logging_steps=p.logging_steps, save_strategy="no", report_to=[], bf16=False, fp16=False,
+            logging_steps=p.logging_steps, save_strategy="no", report_to=[], bf16=training.bf16, fp16=False,
+            gradient_checkpointing=training.gradient_checkpointing,
             use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
             # The reference is frozen: its log-probabilities are computed once, not once per epoch.
             precompute_ref_log_probs=True,
@@ -157,6 +159,7 @@ def main() -> None:
     args = ap.parse_args()
     seed = load_key(args.params, "pipeline.seed", Count)
     p = load_section(args.params, "dpo", DpoParams)
+    training = load_section(args.params, "training", TrainingParams)
     pairs = read_table(args.pairs, PAIRS).collect()
     too_long = 0
     if pairs.height:
@@ -167,14 +170,14 @@ def main() -> None:
         if too_long:
             print(f"dpo: WARNING dropped {too_long} of {pairs.height} pairs longer than dpo.max_length "
                   f"({p.max_length} tokens)")
-    with Outputs() as o:
+    with Outputs(commit=is_main_process()) as o:
         if pairs.height == too_long:
             # Nothing to learn from: M(i+1) is M(i), said loudly and recorded, so the chain still runs.
             print(f"dpo: WARNING {args.pairs} holds no trainable pairs; {args.out} is a copy of {args.model}")
             trainlog.untrained(args.model, o.path(args.out), o.path(args.log), LOG)
             stats = {"trained": False, "steps": 0, "train_tokens": 0, "reference_tokens": 0}
         else:
-            stats = train(args.model, data, p, seed, o.path(args.out), o.path(args.log))
+            stats = train(args.model, data, p, seed, o.path(args.out), o.path(args.log), training)
             # The training compute a baseline of plain SFT must match: tokens through the policy
             # (prompt + step, chosen and rejected) every epoch, and one forward pass of the reference.
             stats["tokens_per_epoch"] = sum(2 * len(pr) + len(c) + len(r) for pr, c, r in

@@ -38,11 +38,11 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import arith, grade, outcome, prompts, search, tts
+from psrlm import grade, outcome, prompts, search, task, tts
 from psrlm.errors import PsrlmError, run
 from psrlm.engine import EngineParams, Sampling, build
 from psrlm.outputs import Outputs
-from psrlm.params import Count, Positive, PromptsParams, Rate, load_section
+from psrlm.params import TaskName, Count, Positive, PromptsParams, Rate, load_key, load_section
 from psrlm.tables import (BENCHMARKS, EFT, EVAL_BENCHMARK, EVAL_JUDGE, EVAL_SCORE, EVAL_SOLVE, EVAL_TTS,
                           PROBLEMS, SCORE_EFT, read_table, write_tables)
 
@@ -61,19 +61,24 @@ class EvaluateParams:
     grade_workers: Positive
 
 
-def score_solutions(test: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
+def answer_statuses(answers: list[str | None], golds: list[str], the_task) -> pl.Series:
+    """no_answer | correct | wrong, by the task's answer check (exact for synthetic integers,
+    numeric for real data: `1,080` is `1080`)."""
+    return pl.Series(["no_answer" if a is None else "correct" if the_task.answer_right(a, g) else "wrong"
+                      for a, g in zip(answers, golds)], dtype=pl.String)
+
+
+def score_solutions(test: pl.DataFrame, outputs: list[str], the_task) -> pl.DataFrame:
     answers = [prompts.final_answer(o) for o in outputs]
-    rows = test.select("start", "ops", "operands").iter_rows()
-    steps_right = [arith.solution_right(o, *r) for o, r in zip(outputs, rows)]
-    arithmetic = [arith.arithmetic_right(o) for o in outputs]
+    rows = list(test.iter_rows(named=True))
+    steps_right = [the_task.solution_right(r, o) for o, r in zip(outputs, rows)]
+    arithmetic = [the_task.arithmetic_right(o) for o in outputs]
     return test.select("problem_id", "gold_answer").with_columns(
         output=pl.Series(outputs, dtype=pl.String), answer=pl.Series(answers, dtype=pl.String),
         steps_right=pl.Series(steps_right, dtype=pl.Boolean),
         arithmetic_right=pl.Series([r for r, _ in arithmetic], dtype=pl.Int64),
         steps_written=pl.Series([n for _, n in arithmetic], dtype=pl.Int64),
-    ).with_columns(status=pl.when(pl.col("answer").is_null()).then(pl.lit("no_answer"))
-                   .when(pl.col("answer") == pl.col("gold_answer")).then(pl.lit("correct"))
-                   .otherwise(pl.lit("wrong")))
+        status=answer_statuses(answers, test["gold_answer"].to_list(), the_task))
 
 
 def score_benchmarks(bench: pl.DataFrame, outputs: list[str], seconds: float, workers: int) -> pl.DataFrame:
@@ -171,14 +176,14 @@ def score_metrics(scored: pl.DataFrame) -> dict:
                                              .group_by("score_status").len().iter_rows()))}
 
 
-def tts_frame(rows: list[dict], source: str, gold: dict[str, str | None]) -> pl.DataFrame:
-    """Test-time scaling rows of one source with their gold answers and exact statuses."""
+def tts_frame(rows: list[dict], source: str, gold: dict[str, str | None], the_task) -> pl.DataFrame:
+    """Test-time scaling rows of one source with their gold answers and the task's statuses
+    (benchmark rows are graded again by equivalence after this)."""
     schema = {c: t for c, t in EVAL_TTS.columns.items() if c not in ("source", "gold_answer", "status", "correct")}
     df = pl.DataFrame(rows, schema=schema).with_columns(
         source=pl.lit(source), gold_answer=pl.col("problem_id").replace_strict(gold, return_dtype=pl.String))
-    return df.with_columns(status=pl.when(pl.col("answer").is_null()).then(pl.lit("no_answer"))
-                           .when(pl.col("answer") == pl.col("gold_answer")).then(pl.lit("correct"))
-                           .otherwise(pl.lit("wrong"))).with_columns(correct=pl.col("status") == "correct")
+    return df.with_columns(status=answer_statuses(df["answer"].to_list(), df["gold_answer"].to_list(), the_task)
+                           ).with_columns(correct=pl.col("status") == "correct")
 
 
 def tts_metrics(df: pl.DataFrame) -> dict:
@@ -236,6 +241,7 @@ def main() -> None:
     p = load_section(args.params, "evaluate", EvaluateParams)
     tp = load_section(args.params, "tts", tts.TtsParams)
     templates = load_section(args.params, "prompts", PromptsParams)
+    the_task = task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge)
     engine_p = load_section(args.params, "engine", EngineParams)
 
     test = read_table(args.test, PROBLEMS)
@@ -294,21 +300,21 @@ def main() -> None:
     tts_test = test.head(tp.test_limit) if tp.test_limit is not None else test
     kw = {"judge_kind": args.judge, "solve_t": solve_t, "judge_t": judge_t, "score_t": score_t}
     rows = tts.run(engine, tp, list(zip(tts_test["problem_id"], tts_test["problem"])),
-                   label=search.truth_labeler(tts_test), **kw) if tp.methods and tts_test.height else []
+                   label=search.truth_labeler(tts_test, the_task), **kw) if tp.methods and tts_test.height else []
     rows += tts.greedy_rows(engine, tts_test["problem_id"], solve_out)  # zip: the first tts_test rows
-    frames = [tts_frame(rows, "synthetic", dict(zip(test["problem_id"], test["gold_answer"])))]
+    frames = [tts_frame(rows, "synthetic", dict(zip(test["problem_id"], test["gold_answer"])), the_task)]
     tts_bench = first_rows(tp.benchmark_limits)
     for (name,), g in sorted(tts_bench.group_by("benchmark")) if tp.methods else []:
         # Benchmarks have no step checker: self and majority only, graded by equivalence.
         brows = tts.run(engine, tp, list(zip(g["id"], g["question"])), **kw)
-        f = tts_frame(brows, name, dict(zip(g["id"], g["gold_answer"])))
+        f = tts_frame(brows, name, dict(zip(g["id"], g["gold_answer"])), the_task)
         statuses = grade.grade(f["gold_answer"].to_list(), f["answer"].to_list(), p.grade_seconds, p.grade_workers)
         frames.append(f.with_columns(status=pl.Series(statuses, dtype=pl.String))
                       .with_columns(correct=pl.col("status") == "correct"))
     tts_df = pl.concat(frames, how="vertical")
     tts_seconds = time.time() - start
 
-    solve = score_solutions(test, solve_out)
+    solve = score_solutions(test, solve_out, the_task)
     scored = score_benchmarks(bench, bench_out, p.grade_seconds, p.grade_workers)
     out = Path(args.out)
     if args.judge == "step":

@@ -27,8 +27,8 @@ import polars as pl
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
-from psrlm.outputs import Outputs
-from psrlm.params import Count, PromptsParams, Share, load_section
+from psrlm.outputs import Outputs, is_main_process
+from psrlm.params import Count, PromptsParams, Share, TrainingParams, load_section
 from psrlm.sft import LOG, SftParams, TrainParams, as_chat, judge_examples, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, read_table
 
@@ -67,6 +67,7 @@ def main() -> None:
     p = load_section(args.params, "judge_sft", JudgeSftParams)
     first = load_section(args.params, "sft", SftParams)
     templates = load_section(args.params, "prompts", PromptsParams)
+    training = load_section(args.params, "training", TrainingParams)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
 
     own = read_table(args.own, EFT).collect()
@@ -78,7 +79,7 @@ def main() -> None:
         if own.height else None
     mix = examples(own, replay, p, judge_t)
     kinds = dict(sorted(mix.group_by("kind").len().iter_rows()))
-    with Outputs() as o:
+    with Outputs(commit=is_main_process()) as o:
         if mix.height == 0:
             # Nothing to train on: M1 is the SFT model itself, said and recorded.
             print(f"judge_sft: no own examples; {args.out} is a copy of {args.model}")
@@ -87,7 +88,7 @@ def main() -> None:
         else:
             print(f"judge_sft: {mix.height} examples {kinds}")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            stats = train(args.model, as_chat(mix), p, o.path(args.out), o.path(args.log))
+            stats = train(args.model, as_chat(mix), p, o.path(args.out), o.path(args.log), training=training)
             stats.update(trained=True, examples=kinds)
         o.json(args.report, stats)
     print(f"judge_sft: {stats}")

@@ -3,8 +3,10 @@
 Eq. 2 scores and choices are recomputed from the judgments (psrlm/pairs.py) and checked against
 the search's: a mismatch is an error, not a warning.
 
-Reads:  params.yaml [search.multiplicity_weight, pairs]; --steps (SEARCH_STEPS), --judgments
-        (SEARCH_JUDGMENTS), --solutions (SEARCH_SOLUTIONS).
+Reads:  params.yaml [search.multiplicity_weight, search.shards, pairs]; --search, the iteration's
+        folder: shard_<k>/ for every k of search.shards, each with steps.parquet (SEARCH_STEPS),
+        judgments.parquet (SEARCH_JUDGMENTS) and solutions.parquet (SEARCH_SOLUTIONS), merged (a
+        shard's problems are its own, so the merge is a concatenation).
 Writes: --out (PAIRS): TRL's `prompt`, `chosen`, `rejected` plus keys, scores, `is_final_step`;
         --report, the iteration's search metrics (DVC metrics), with the ground-truth audit:
         `pairs_unfiltered` and `pair_precision_unfiltered` (before the `pairs` filters),
@@ -13,7 +15,7 @@ Writes: --out (PAIRS): TRL's `prompt`, `chosen`, `rejected` plus keys, scores, `
         orders that get the same winner both times), `pair_precision` (pairs whose chosen step is
         right and rejected step wrong), `step_accuracy` (kept steps that are right) and
         `candidate_accuracy` (sampled candidates that are right, overall and by step). "Right" is
-        the search table's `correct`: relative to the prefix (psrlm.arith.step_truth).
+        the search table's `correct`: the task's checker, relative to the prefix (psrlm.task).
 
 Run: dvc repro pairs@1
 """
@@ -21,6 +23,7 @@ Run: dvc repro pairs@1
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import polars as pl
 
@@ -35,16 +38,23 @@ from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEP
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--steps", required=True)
-    ap.add_argument("--judgments", required=True)
-    ap.add_argument("--solutions", required=True)
+    ap.add_argument("--search", required=True, help="the iteration's search folder (its shard_<k> folders)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
     weight = load_key(args.params, "search.multiplicity_weight", Count)
+    shards = load_key(args.params, "search.shards", tuple[Count, ...])
     p = load_section(args.params, "pairs", PairsParams)
-    steps = recompute(read_table(args.steps, SEARCH_STEPS), read_table(args.judgments, SEARCH_JUDGMENTS),
-                      weight)
+    folders = [Path(args.search) / f"shard_{k}" for k in shards]
+
+    def merged(name: str, schema) -> pl.LazyFrame:
+        # Every shard is read against the schema; a missing one names its path.
+        # Sorted by the key again, as one shard's table is: the merge is the unsharded table.
+        return pl.concat([read_table(f / f"{name}.parquet", schema) for f in folders],
+                         how="vertical").sort(list(schema.key))
+
+    where = f"{args.search}/shard_*"
+    steps = recompute(merged("steps", SEARCH_STEPS), merged("judgments", SEARCH_JUDGMENTS), weight)
     checked = steps.select(
         score=(pl.col("score").eq_missing(pl.col("score_re"))).all(),
         chosen=(pl.col("chosen") == pl.col("chosen_re")).all(),
@@ -52,20 +62,19 @@ def main() -> None:
     ).collect().row(0, named=True)
     for what, ok in checked.items():
         if not ok:
-            raise PsrlmError(f"{args.steps}: column '{what}' disagrees with the {what} recomputed "
-                             f"from {args.judgments}")
+            raise PsrlmError(f"{where}/steps.parquet: column '{what}' disagrees with the {what} recomputed "
+                             f"from {where}/judgments.parquet")
     pairs = build_pairs(steps, p).collect()
     unfiltered = build_pairs(steps).collect()
-    report = metrics(read_table(args.steps, SEARCH_STEPS).collect(),
-                     read_table(args.judgments, SEARCH_JUDGMENTS).collect(),
-                     read_table(args.solutions, SEARCH_SOLUTIONS).collect(), pairs)
+    report = metrics(merged("steps", SEARCH_STEPS).collect(), merged("judgments", SEARCH_JUDGMENTS).collect(),
+                     merged("solutions", SEARCH_SOLUTIONS).collect(), pairs)
     # What the filters removed, audited the same way: the pairs Eq. 2 alone would have kept.
     report["pairs_unfiltered"] = unfiltered.height
     report["pair_precision_unfiltered"] = pair_precision_of(unfiltered)
     with Outputs() as o:
         write_table(pairs, o.path(args.out), PAIRS)
         o.json(args.report, report)
-    print(f"pairs: {len(pairs)} pairs, precision {report['pair_precision']}")
+    print(f"pairs: {len(pairs)} pairs from {len(folders)} shard(s), precision {report['pair_precision']}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Stage `prepare`: the embedded default's data and the benchmark table.
+"""Stage `prepare`: the task's data (`prepare.task`) and the benchmark table.
 
 Reads:  params.yaml [prepare]; the benchmark JSONL files under `prepare.benchmarks_dir`.
 Writes (under --out, schemas in psrlm/tables.py):
@@ -19,6 +19,12 @@ adding an iteration's pool at the end leaves every earlier table byte-identical.
 splits come from a second stream that skips every problem of the first: disjoint from them, and
 unchanged by their sizes (unless a new pool problem happens to equal a judge problem).
 
+The task (psrlm/task.py) is the embedded default's synthetic arithmetic (`synthetic`), GSM8K
+(`gsm8k`: the benchmarks folder's gsm8k/train.jsonl cut into the training splits, its test.jsonl
+the held-out test) or the user's own JSONL/Parquet (`files`, columns mapped in params). Real data
+is shuffled with the seed and cut in the same fixed order as the synthetic stream; its judge pairs
+are made from the gold steps (psrlm/realdata.py) or read from `prepare.files_eft`.
+
 Run: dvc repro prepare   (or: python stages/prepare.py --out data/prepare --report reports/prepare.json)
 """
 
@@ -32,16 +38,22 @@ from typing import Annotated, Literal
 
 import polars as pl
 
-from psrlm import arith, outcome
+from psrlm import arith, outcome, realdata
 from psrlm.benchmarks import load_benchmark
 from psrlm.errors import PsrlmError, run
-from psrlm.params import Count, NonNegative, ParamsError, Positive, Range, load_key, load_section
+from psrlm.params import Count, NonNegative, ParamsError, Positive, Range, TaskName, load_key, load_section
 from psrlm.outputs import Outputs
 from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, SCORE_EFT, write_tables
 
 
 @dataclass(frozen=True)
 class PrepareParams:
+    task: TaskName
+    files_dir: str
+    files_train: str | None
+    files_test: str | None
+    files_eft: str | None
+    files_columns: dict[Literal["problem", "solution", "steps", "answer", "id"], str | None]
     seed: Count
     num_ops_min: Positive
     num_ops_max: Positive
@@ -63,6 +75,12 @@ class PrepareParams:
     benchmark_limits: dict[str, Count | None]
 
     def check(self) -> None:
+        if self.task == "files":
+            for key in ("files_train", "files_test"):
+                if getattr(self, key) is None:
+                    raise ParamsError(f"prepare.{key}: the files task needs a JSONL or Parquet file")
+            if self.files_columns.get("problem") is None:
+                raise ParamsError("prepare.files_columns.problem: the files task needs the problem's column")
         if self.num_ops_min > self.num_ops_max:
             raise ParamsError("prepare.num_ops_min: must be <= num_ops_max")
         if self.start_min > self.start_max:
@@ -179,6 +197,93 @@ def score_eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: st
     return pl.DataFrame(rows, schema=SCORE_EFT.polars_schema())
 
 
+def synthetic_tables(p: PrepareParams, sizes: dict[str, int], judgment, out: Path) -> tuple[list, dict]:
+    """The synthetic task's tables (the benchmarks' goes in at index 4) and its pools (frames)."""
+    rng = random.Random(p.seed)
+    d = difficulty(p)
+    problems = distinct_problems(rng, d, sum(sizes.values()))
+    split, start = {}, 0
+    for name, n in sizes.items():  # fixed order: appending a pool changes no earlier split
+        split[name], start = problems[start: start + n], start + n
+    judge = distinct_problems(random.Random(p.seed + 3), d, p.judge_train_size + p.judge_test_size,
+                              frozenset((q.start, q.ops, q.operands) for q in problems))
+    # The held-out test first: its problems do not move when the judge phase's size changes.
+    split["judge_test"], split["judge_train"] = judge[:p.judge_test_size], judge[p.judge_test_size:]
+
+    tables = [
+        (problem_rows(split["ift_train"], "ift"), out / "ift_train.parquet", PROBLEMS),
+        (eft_rows(random.Random(p.seed + 1), split["eft_train"], "eft_train", d,
+                  p.corruption_weights, judgment), out / "eft_train.parquet", EFT),
+        (eft_rows(random.Random(p.seed + 2), split["eft_test"], "eft_test", d,
+                  p.corruption_weights, judgment), out / "eft_test.parquet", EFT),
+        (problem_rows(split["test"], "test"), out / "test.parquet", PROBLEMS),
+        (problem_rows(split["judge_train"], "judge_train"), out / "judge_train.parquet", PROBLEMS),
+        (problem_rows(split["judge_test"], "judge_test"), out / "judge_test.parquet", PROBLEMS),
+        # Last, from their own random streams: every table above stays byte-identical.
+        (score_eft_rows(random.Random(p.seed + 5), split["eft_train"], "eft_train", d, p.corruption_weights),
+         out / "score_eft_train.parquet", SCORE_EFT),
+        (score_eft_rows(random.Random(p.seed + 6), split["eft_test"], "eft_test", d, p.corruption_weights),
+         out / "score_eft_test.parquet", SCORE_EFT),
+    ]
+    pools = {f"pool{i}": problem_rows(split[f"pool{i}"], f"pool{i}") for i in range(1, len(p.pool_sizes) + 1)}
+    return tables, pools
+
+
+def real_tables(p: PrepareParams, sizes: dict[str, int], bench_dir: Path, out: Path) -> tuple[list, dict]:
+    """The same tables from real data (psrlm/realdata.py): the train file shuffled with the seed
+    and cut in the synthetic stream's order (then the judge splits), the test file's first rows."""
+    if p.task == "gsm8k":
+        train_path, test_path = bench_dir / "gsm8k/train.jsonl", bench_dir / "gsm8k/test.jsonl"
+        columns = realdata.GSM8K_COLUMNS
+    else:
+        files = Path(p.files_dir)
+        train_path, test_path, columns = files / p.files_train, files / p.files_test, p.files_columns
+    train = realdata.problem_rows(train_path, realdata.read_records(train_path), columns, "train")
+    test = realdata.problem_rows(test_path, realdata.read_records(test_path)[:p.test_size], columns, "test")
+    if len(test) < p.test_size:
+        raise PsrlmError(f"{test_path}: {len(test)} problems, prepare.test_size asks for {p.test_size}")
+    order = {k: n for k, n in sizes.items() if k != "test"} | {
+        "judge_test": p.judge_test_size, "judge_train": p.judge_train_size}
+    if sum(order.values()) > len(train):
+        raise PsrlmError(f"{train_path}: {len(train)} problems, the splits ask for {sum(order.values())} "
+                         f"({', '.join(f'{k} {n}' for k, n in order.items())}; prepare.*_size, pool_sizes)")
+    random.Random(p.seed).shuffle(train)
+    split, start = {}, 0
+    for name, n in order.items():
+        split[name], start = train[start: start + n], start + n
+    # The EFT splits' problems carry the SRLM judge's score examples either way; the step pairs are
+    # made from their gold steps, or are the user's own labelled pairs (files_eft).
+    eft_file = None if p.task == "gsm8k" or p.files_eft is None else Path(p.files_dir) / p.files_eft
+    if eft_file is not None:
+        pairs = realdata.file_eft_rows(eft_file, realdata.read_records(eft_file), "eft")
+        random.Random(p.seed + 1).shuffle(pairs)
+        if len(pairs) < p.eft_test_size + p.eft_train_size:
+            raise PsrlmError(f"{eft_file}: {len(pairs)} pairs, prepare.eft_test_size + eft_train_size ask for "
+                             f"{p.eft_test_size + p.eft_train_size}")
+        eft_test, eft_train = pairs[:p.eft_test_size], pairs[p.eft_test_size:p.eft_test_size + p.eft_train_size]
+    else:
+        eft_train = realdata.eft_rows(random.Random(p.seed + 1), split["eft_train"], "eft_train")
+        eft_test = realdata.eft_rows(random.Random(p.seed + 2), split["eft_test"], "eft_test")
+
+    def frame(rows: list[dict], schema) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema=schema.polars_schema())
+
+    tables = [
+        (frame(split["ift_train"], PROBLEMS), out / "ift_train.parquet", PROBLEMS),
+        (frame(eft_train, EFT), out / "eft_train.parquet", EFT),
+        (frame(eft_test, EFT), out / "eft_test.parquet", EFT),
+        (frame(test, PROBLEMS), out / "test.parquet", PROBLEMS),
+        (frame(split["judge_train"], PROBLEMS), out / "judge_train.parquet", PROBLEMS),
+        (frame(split["judge_test"], PROBLEMS), out / "judge_test.parquet", PROBLEMS),
+        (frame(realdata.score_eft_rows(random.Random(p.seed + 5), split["eft_train"], "eft_train"), SCORE_EFT),
+         out / "score_eft_train.parquet", SCORE_EFT),
+        (frame(realdata.score_eft_rows(random.Random(p.seed + 6), split["eft_test"], "eft_test"), SCORE_EFT),
+         out / "score_eft_test.parquet", SCORE_EFT),
+    ]
+    pools = {f"pool{i}": frame(split[f"pool{i}"], PROBLEMS) for i in range(1, len(p.pool_sizes) + 1)}
+    return tables, pools
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
@@ -197,38 +302,16 @@ def main() -> None:
     bench = pl.concat([load_benchmark(bench_dir, name, limit)
                        for name, limit in p.benchmark_limits.items()])
 
-    rng = random.Random(p.seed)
-    d = difficulty(p)
     sizes = {"test": p.test_size, "eft_test": p.eft_test_size, "eft_train": p.eft_train_size,
              "ift_train": p.ift_train_size}
     sizes.update({f"pool{i}": n for i, n in enumerate(p.pool_sizes, start=1)})
-    problems = distinct_problems(rng, d, sum(sizes.values()))
-    split, start = {}, 0
-    for name, n in sizes.items():  # fixed order: appending a pool changes no earlier split
-        split[name], start = problems[start: start + n], start + n
-    judge = distinct_problems(random.Random(p.seed + 3), d, p.judge_train_size + p.judge_test_size,
-                              frozenset((q.start, q.ops, q.operands) for q in problems))
-    # The held-out test first: its problems do not move when the judge phase's size changes.
-    split["judge_test"], split["judge_train"] = judge[:p.judge_test_size], judge[p.judge_test_size:]
-
-    tables = [
-        (problem_rows(split["ift_train"], "ift"), out / "ift_train.parquet", PROBLEMS),
-        (eft_rows(random.Random(p.seed + 1), split["eft_train"], "eft_train", d,
-                  p.corruption_weights, judgment), out / "eft_train.parquet", EFT),
-        (eft_rows(random.Random(p.seed + 2), split["eft_test"], "eft_test", d,
-                  p.corruption_weights, judgment), out / "eft_test.parquet", EFT),
-        (problem_rows(split["test"], "test"), out / "test.parquet", PROBLEMS),
-        (bench, out / "benchmarks.parquet", BENCHMARKS),
-        (problem_rows(split["judge_train"], "judge_train"), out / "judge_train.parquet", PROBLEMS),
-        (problem_rows(split["judge_test"], "judge_test"), out / "judge_test.parquet", PROBLEMS),
-        # Last, from their own random streams: every table above stays byte-identical.
-        (score_eft_rows(random.Random(p.seed + 5), split["eft_train"], "eft_train", d, p.corruption_weights),
-         out / "score_eft_train.parquet", SCORE_EFT),
-        (score_eft_rows(random.Random(p.seed + 6), split["eft_test"], "eft_test", d, p.corruption_weights),
-         out / "score_eft_test.parquet", SCORE_EFT),
-    ]
-    tables += [(problem_rows(split[f"pool{i}"], f"pool{i}"), out / "pools" / f"iter_{i}.parquet",
-                PROBLEMS) for i in range(1, len(p.pool_sizes) + 1)]
+    if p.task == "synthetic":
+        tables, split = synthetic_tables(p, sizes, judgment, out)
+    else:
+        tables, split = real_tables(p, sizes, bench_dir, out)
+    tables.insert(4, (bench, out / "benchmarks.parquet", BENCHMARKS))
+    tables += [(split[f"pool{i}"], out / "pools" / f"iter_{i}.parquet", PROBLEMS)
+               for i in range(1, len(p.pool_sizes) + 1)]
     report = {path.relative_to(out).as_posix().removesuffix(".parquet"): len(df)
               for df, path, _ in tables}
     report["benchmarks_by_name"] = dict(sorted(
@@ -240,7 +323,7 @@ def main() -> None:
                                        .group_by("origin").len().iter_rows()))
     with Outputs() as o:
         write_tables(tables, o)
-        o.json(args.report, {"rows": report})
+        o.json(args.report, {"task": p.task, "rows": report})
     print(f"prepare: wrote {len(tables)} tables to {out}")
 
 

@@ -2,8 +2,8 @@
 
 M(i) writes w candidate next steps for every prompt of the pool, every ordered pair of distinct
 candidates is judged, the best continues the solution and (prefix, best, worst) is left behind.
-`search.judge` says who judges: `self`, M(i) itself, greedy (the method); `oracle`, the synthetic
-task's exact checker (the best a judge could do); `random`, a seeded coin (the worst). Everything
+`search.judge` says who judges: `self`, M(i) itself, greedy (the method); `oracle`, the task's
+checker (psrlm.task; on the synthetic task exact, the best a judge could do); `random`, a seeded coin (the worst). Everything
 else is identical, and so are the tables. Sampling, tie-breaking and the coin are seeded by
 `pipeline.seed`. No gold answer is read by the search; the ground truth of every candidate
 (`truth`, `correct`) and of every solution is added afterwards, for audit only (the oracle judge
@@ -11,12 +11,16 @@ reads the same checker: that is its definition).
 
 Generation goes through the engine the `engine` params section picks (hf or vllm, psrlm/engine.py).
 
-Reads:  params.yaml [search, prompts, engine, pipeline.seed]; --model (M(i) folder); --pool (PROBLEMS).
+Data parallel: with N `search.shards`, --shard k searches every N-th prompt of the pool (dvc.yaml
+runs one stage per shard, search@<i>-<k>; pairs@<i> merges them).
+
+Reads:  params.yaml [search, prompts, engine, pipeline.seed, prepare.task]; --model (M(i) folder);
+        --pool (PROBLEMS).
 Writes: --out/steps.parquet (SEARCH_STEPS), --out/judgments.parquet (SEARCH_JUDGMENTS),
         --out/solutions.parquet (SEARCH_SOLUTIONS).
 
-Run: dvc repro search@1   (or: python stages/search.py --iteration 1 --model data/models/m1
-     --pool data/prepare/pools/iter_1.parquet --out data/search/iter_1)
+Run: dvc repro search@1-0   (or: python stages/search.py --iteration 1 --shard 0 --model data/models/m1
+     --pool data/prepare/pools/iter_1.parquet --out data/search/iter_1/shard_0)
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import engine, prompts, search
-from psrlm.errors import run
+from psrlm import engine, prompts, search, task
+from psrlm.errors import PsrlmError, run
 from psrlm.outputs import Outputs
-from psrlm.params import Count, PromptsParams, load_key, load_section
+from psrlm.params import TaskName, Count, PromptsParams, load_key, load_section
 from psrlm.tables import (PROBLEMS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_tables)
 
@@ -39,6 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--iteration", type=int, required=True)
+    ap.add_argument("--shard", type=int, default=0, help="which of the search.shards this run searches")
     ap.add_argument("--model", required=True)
     ap.add_argument("--pool", required=True)
     ap.add_argument("--out", required=True)
@@ -46,13 +51,17 @@ def main() -> None:
     p = load_section(args.params, "search", search.SearchParams)
     seed = load_key(args.params, "pipeline.seed", Count)
     templates = load_section(args.params, "prompts", PromptsParams)
+    the_task = task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge)
     engine_p = load_section(args.params, "engine", engine.EngineParams)
 
+    if args.shard not in p.shards:
+        raise PsrlmError(f"--shard {args.shard}: not one of search.shards {list(p.shards)}")
     pool = read_table(args.pool, PROBLEMS)
-    pool = (pool.head(p.pool_limit) if p.pool_limit is not None else pool).collect()
+    pool = (pool.head(p.pool_limit) if p.pool_limit is not None else pool)
+    pool = search.shard_of(pool, args.shard, len(p.shards)).collect()
     eng = engine.build(engine_p, args.model, seed)
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
-    label = search.truth_labeler(pool)
+    label = search.truth_labeler(pool, the_task)
 
     def solve_prompt(problem: str, steps: list[str]) -> str:
         return eng.chat(prompts.solve_prompt(solve_t, problem), "".join(s + "\n" for s in steps))
@@ -71,7 +80,8 @@ def main() -> None:
     steps_df = search.with_truth(frame(steps, SEARCH_STEPS, ("iteration", "truth", "correct")), label)
     sols = frame(solutions, SEARCH_SOLUTIONS, ("iteration", "gold_answer", "correct")).join(
         pool.select("problem_id", "gold_answer"), on="problem_id")
-    sols = sols.with_columns(iteration=it, correct=(pl.col("answer") == pl.col("gold_answer")).fill_null(False))
+    right = [the_task.answer_right(a, g) for a, g in sols.select("answer", "gold_answer").iter_rows()]
+    sols = sols.with_columns(iteration=it, correct=pl.Series(right, dtype=pl.Boolean))
     out = Path(args.out)
     with Outputs() as o:
         write_tables([

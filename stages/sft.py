@@ -22,8 +22,8 @@ import os
 
 from psrlm import prompts
 from psrlm.errors import run
-from psrlm.outputs import Outputs
-from psrlm.params import PromptsParams, load_section
+from psrlm.outputs import Outputs, is_main_process
+from psrlm.params import PromptsParams, TrainingParams, load_section
 from psrlm.sft import SftParams, as_chat, score_examples, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, SCORE_EFT, read_table
 
@@ -42,6 +42,7 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "sft", SftParams)
     templates = load_section(args.params, "prompts", PromptsParams)
+    training = load_section(args.params, "training", TrainingParams)
 
     ift = read_table(args.ift, PROBLEMS).collect()
     if args.score_eft:
@@ -52,8 +53,8 @@ def main() -> None:
                             prompts.template(judge_t), judge)
     print(f"sft: {len(examples)} examples ({(examples['kind'] == 'eft').sum()} judge)")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with Outputs() as o:
-        stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log))
+    with Outputs(commit=is_main_process()) as o:
+        stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log), training=training)
         stats.update(examples=len(examples), eft_examples=int((examples["kind"] == "eft").sum()))
         o.json(args.report, stats)
     print(f"sft: {stats}")

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import arith, engine, outcome, prompts, search
+from psrlm import engine, outcome, prompts, search, task
 from psrlm.errors import run
 from psrlm.outputs import Outputs
 from psrlm.pairs import pair_precision_of
-from psrlm.params import Count, NonNegative, Positive, Probability, PromptsParams, load_key, load_section
+from psrlm.params import TaskName, Count, NonNegative, Positive, Probability, PromptsParams, load_key, load_section
 from psrlm.tables import OUTCOME_SAMPLES, PAIRS, PROBLEMS, read_table, write_tables
 
 
@@ -95,6 +95,7 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "srlm", SrlmParams)
     templates = load_section(args.params, "prompts", PromptsParams)
+    the_task = task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge)
     engine_p = load_section(args.params, "engine", engine.EngineParams)
     seed = load_key(args.params, "pipeline.seed", Count)
     pool = read_table(args.pool, PROBLEMS)
@@ -110,11 +111,11 @@ def main() -> None:
     for r, prompt, sols in zip(pool.iter_rows(named=True), solve_prompts, texts):
         for k, text in enumerate(sols):
             text = text.strip()
-            truth = outcome.rubric(text, r["problem"], r["start"], r["ops"], r["operands"])
+            truth = the_task.rubric(r, text)
             rows.append({"problem_id": r["problem_id"], "problem": r["problem"], "sample_idx": k, "prompt": prompt,
                          "text": text, "answer": prompts.final_answer(text), "is_final": search.is_final(text),
                          "truth_score": truth.score,
-                         "correct": arith.solution_right(text, r["start"], r["ops"], r["operands"])})
+                         "correct": the_task.solution_right(r, text)})
     judge_sp = engine.Sampling(0.0, 1.0, p.max_judge_tokens, ())
     judgments = [o[0] for o in eng.generate(
         [eng.chat(prompts.score_prompt(score_t, x["problem"], x["text"])) for x in rows], 1, judge_sp, seed, "score")]

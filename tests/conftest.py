@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from psrlm.repocopy import copy_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = (ROOT / "../shared/benchmarks").resolve()
@@ -44,23 +45,9 @@ def repo_copy(tmp_path: Path) -> Path:
 
 
 def make_repo_copy(tmp_path: Path) -> Path:
-    """The repository's tracked and untracked-but-not-ignored files, as a fresh git repo with one
-    commit and smoke params: real `dvc` commands run there without touching the work tree."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    dst = tmp_path / "repo"
-    for rel in files:
-        src = ROOT / rel
-        if src.is_file() and not rel.startswith(("data/", "reports/")):
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
-    (dst / "dvc.lock").unlink(missing_ok=True)
-    write_params(dst / "params.yaml", smoke_params())
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dst, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=dst, check=True)
-    subprocess.run([*git, "commit", "-qm", "copy"], cwd=dst, check=True)
-    return dst
+    """The repository as a fresh git repo with one commit and smoke params (psrlm.repocopy): real
+    `dvc` commands run there without touching the work tree."""
+    return copy_repo(ROOT, tmp_path / "repo", smoke_params())
 
 
 @pytest.fixture(scope="session")

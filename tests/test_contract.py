@@ -89,7 +89,8 @@ def test_pipeline_section_declares_the_iterations():
     its = PARAMS["pipeline"]["iterations"]
     names = {name for name, *_ in STAGES}
     for key, it in its.items():
-        assert {f"search@{key}", f"pairs@{key}", f"dpo@{key}"} <= names
+        # one search per shard (search.shards), merged by pairs
+        assert {f"search@{key}-{k}" for k in PARAMS["search"]["shards"]} | {f"pairs@{key}", f"dpo@{key}"} <= names
         assert 1 <= int(key) <= len(PARAMS["prepare"]["pool_sizes"]), f"iteration {key} has no prompt pool"
         nxt = its.get(str(int(key) + 1))
         assert nxt is None or nxt["model"] == it["next"], f"iteration {int(key) + 1} does not start from {it['next']}"

@@ -133,12 +133,12 @@ def test_same_params_give_byte_identical_tables_and_weights(pipeline, tmp_path):
     def digest(path):
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
-    res = run_stage("search", "--iteration", "1", "--model", "data/models/m1", "--pool",
+    res = run_stage("search", "--iteration", "1", "--shard", "0", "--model", "data/models/m1", "--pool",
                     "data/prepare/pools/iter_1.parquet", "--out", str(tmp_path / "search"), cwd=pipeline)
     assert res.returncode == 0, res.stderr[-2000:]
     for name in ("steps", "judgments", "solutions"):
         assert digest(tmp_path / "search" / f"{name}.parquet") == digest(
-            pipeline / "data/search/iter_1" / f"{name}.parquet"), name
+            pipeline / "data/search/iter_1/shard_0" / f"{name}.parquet"), name
     res = run_stage("dpo", "--pairs", "data/pairs/iter_1.parquet", "--model", "data/models/m1",
                     "--out", str(tmp_path / "m2"), "--log", str(tmp_path / "log.tsv"),
                     "--report", str(tmp_path / "report.json"), cwd=pipeline)
@@ -147,3 +147,26 @@ def test_same_params_give_byte_identical_tables_and_weights(pipeline, tmp_path):
     assert weights
     for name in weights:
         assert digest(tmp_path / "m2" / name) == digest(pipeline / "data/models/m2" / name), name
+
+
+def test_dpo_under_a_two_process_launcher_trains_and_only_rank_0_writes(pipeline, tmp_path):
+    """The launcher switch's multi-process path for real, on CPUs: `accelerate launch` with two
+    processes (configs/cpu2.yaml, gloo) runs dpo@1's command; the state is gathered, rank 0 writes
+    one model, one log and one report, and no rank leaves a temporary behind."""
+    import shlex
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "out"
+    cmd = ["accelerate", "launch", "--config_file", "configs/cpu2.yaml", "stages/dpo.py",
+           "--pairs", "data/pairs/iter_1.parquet", "--model", "data/models/m1", "--out", str(out / "m2"),
+           "--log", str(out / "log.tsv"), "--report", str(out / "report.json")]
+    res = subprocess.run(cmd, cwd=pipeline, capture_output=True, text=True)
+    assert res.returncode == 0, shlex.join(cmd) + "\n" + res.stdout[-2000:] + res.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["trained"] and report["steps"] > 0
+    assert sorted(p.name for p in out.iterdir()) == ["log.tsv", "m2", "report.json"]  # no .tmp left
+    m1 = AutoModelForCausalLM.from_pretrained(pipeline / "data/models/m1")
+    m2 = AutoModelForCausalLM.from_pretrained(out / "m2")
+    assert any(not torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))

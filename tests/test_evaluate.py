@@ -2,6 +2,8 @@
 
 import polars as pl
 
+from psrlm import task
+
 from stages_loader import load_stage
 
 evaluate = load_stage("evaluate")
@@ -48,7 +50,7 @@ def test_a_right_answer_past_a_wrong_step_is_not_a_right_solution():
         "Step 1: 46 + 11 = 58.\nStep 2: 58 / 3 = 19.\nStep 3: 19 * 2 = 38. The answer is \\boxed{38}.",
         "Step 1: 3 + 4 = 7.",  # right result, answer not boxed
     ]
-    solve = evaluate.score_solutions(test, outputs)
+    solve = evaluate.score_solutions(test, outputs, task.for_name("synthetic", "judge_v2"))
     assert solve["status"].to_list() == ["correct", "correct", "no_answer"]
     assert solve["steps_right"].to_list() == [True, False, False]
     # arithmetic: 3 of 3; 46 + 11 = 58 is wrong and 58 / 3 has no exact result, 19 * 2 = 38 fits; 1 of 1

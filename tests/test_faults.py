@@ -42,7 +42,7 @@ STAGE_ARGS = {
     "judge_sft": ["--own", "{i}", "--ift", "{i}", "--eft", "{i}", "--model", "{i}", "--out", "{o}/out",
                   "--log", "{o}/log.tsv", "--report", "{o}/report.json"],
     "search": ["--iteration", "1", "--model", "{i}", "--pool", "{i}", "--out", "{o}/out"],
-    "pairs": ["--steps", "{i}", "--judgments", "{i}", "--solutions", "{i}", "--out", "{o}/out.parquet",
+    "pairs": ["--search", "{i}", "--out", "{o}/out.parquet",
               "--report", "{o}/report.json"],
     "dpo": ["--pairs", "{i}", "--model", "{i}", "--out", "{o}/out", "--log", "{o}/log.tsv",
             "--report", "{o}/report.json"],
@@ -142,6 +142,13 @@ PARAMS_CASES = [
     ("search", setter("pipeline.seed", -1), "pipeline.seed: must be >= 0"),
     ("pairs", setter("pairs.min_chosen_multiplicity", 0), "pairs.min_chosen_multiplicity: must be >= 1"),
     ("pairs", setter("search.multiplicity_weight", -1), "search.multiplicity_weight: must be >= 0"),
+    ("search", setter("search.shards", [1]), "search.shards: must be 0..N-1 in order"),
+    ("report", setter("pipeline.iterations", {"1": {"model": "m1", "next": "x2"}}),
+     "pipeline.iterations.1: iteration 1 searches with m1 and trains m2"),
+    ("prepare", setter("prepare.task", "numina"), "prepare.task: must be one of synthetic, gsm8k, files"),
+    ("prepare", setter("prepare.task", "files"), "prepare.files_train: the files task needs a JSONL or Parquet file"),
+    ("sft", setter("training.launcher", " "), "training.launcher: empty"),
+    ("own_eft", setter("own_eft.labels", "votes"), "own_eft.labels: must be one of checker, rollouts"),
     ("dpo", setter("dpo.learning_rate", -1e-5), "dpo.learning_rate: must be > 0"),
     ("dpo", setter("dpo.batch_size", 0), "dpo.batch_size: must be >= 1"),
     ("dpo", setter("dpo.beta", 0), "dpo.beta: must be > 0"),
@@ -352,19 +359,23 @@ def test_a_damaged_parquet_file_is_one_line(tmp_path, damage, message):
 
 
 def test_a_bad_table_stops_the_stage_and_leaves_its_outputs(tmp_path, monkeypatch):
-    (tmp_path / "in").mkdir()
-    steps().write_parquet(tmp_path / "in/steps.parquet")
-    judgments().with_columns(verdict=pl.lit("C")).write_parquet(tmp_path / "in/judgments.parquet")
-    solutions().write_parquet(tmp_path / "in/solutions.parquet")
+    (tmp_path / "in/shard_0").mkdir(parents=True)
+    steps().write_parquet(tmp_path / "in/shard_0/steps.parquet")
+    judgments().with_columns(verdict=pl.lit("C")).write_parquet(tmp_path / "in/shard_0/judgments.parquet")
+    solutions().write_parquet(tmp_path / "in/shard_0/solutions.parquet")
     out = tmp_path / "o"
     before = earlier_outputs(out)
     said = run_main("pairs", ["--params", str(write_params(tmp_path / "params.yaml", smoke_params())),
-                              "--steps", str(tmp_path / "in/steps.parquet"),
-                              "--judgments", str(tmp_path / "in/judgments.parquet"),
-                              "--solutions", str(tmp_path / "in/solutions.parquet"),
+                              "--search", str(tmp_path / "in"),
                               "--out", str(out / "out.parquet"), "--report", str(out / "report.json")],
                     monkeypatch)
-    assert "judgments.parquet: column 'verdict' must be one of A, B" in said
+    assert "shard_0/judgments.parquet: column 'verdict' must be one of A, B" in said
+    # A shard the params name but the search folder lacks is an error naming it, not a smaller merge.
+    said = run_main("pairs", ["--params", str(write_params(tmp_path / "params.yaml", smoke_params(search={"shards": [0, 1]}))),
+                              "--search", str(tmp_path / "in"),
+                              "--out", str(out / "out.parquet"), "--report", str(out / "report.json")],
+                    monkeypatch)
+    assert "shard_1/steps.parquet: file not found" in said
     assert snapshot(out) == before
 
 
@@ -563,23 +574,42 @@ def test_the_report_checks_every_metrics_file_before_it_writes(tmp_path, monkeyp
     assert snapshot(out) == before
 
 
+def with_recipe(path: Path) -> dict:
+    """params.yaml with a recipe's `-S key=value` lines applied, each value read as YAML (as
+    `dvc exp run -S` does); a key params.yaml does not have is an error here."""
+    import shlex
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    args = shlex.split("\n".join(x for x in path.read_text().splitlines() if not x.startswith("#")))
+    assert args[::2] == ["-S"] * (len(args) // 2) and len(args) % 2 == 0, path
+    for arg in args[1::2]:
+        dotted, value = arg.split("=", 1)
+        section, key = dotted.split(".", 1)
+        assert key in params[section], f"{path.name}: {dotted} is not a params.yaml key"
+        params[section][key] = yaml.safe_load(value)
+    return params
+
+
 def test_the_params_the_project_runs_with_pass_every_check(tmp_path):
     """The repository's params and the smoke params load in every section: the checks above reject
     bad values, not the values the project runs with."""
     from psrlm.engine import EngineParams
     from psrlm.pairs import PairsParams
-    from psrlm.params import PipelineParams, PromptsParams, load_section
+    from psrlm.params import PipelineParams, PromptsParams, TrainingParams, load_section
     from psrlm.search import SearchParams
     from psrlm.sft import SftParams
     from psrlm.tts import TtsParams
 
-    sections = {"pipeline": PipelineParams, "prompts": PromptsParams, "engine": EngineParams,
+    sections = {"pipeline": PipelineParams, "prompts": PromptsParams, "engine": EngineParams, "training": TrainingParams,
                 "search": SearchParams, "pairs": PairsParams, "sft": SftParams,
                 "prepare": load_stage("prepare").PrepareParams, "model": load_stage("init_model").ModelParams,
                 "own_eft": load_stage("own_eft").OwnEftParams, "judge_sft": load_stage("judge_sft").JudgeSftParams,
                 "evaluate": load_stage("evaluate").EvaluateParams, "dpo": load_stage("dpo").DpoParams,
                 "tts": TtsParams, "srlm": load_stage("srlm").SrlmParams}
-    for params in (ROOT / "params.yaml", write_params(tmp_path / "p.yaml", smoke_params())):
+    recipes = sorted((ROOT / "configs").glob("*.args"))
+    assert len(recipes) == 2  # the GPU recipes (7B, 1.5B): every key they set exists and is valid
+    for params in (ROOT / "params.yaml", write_params(tmp_path / "p.yaml", smoke_params()),
+                   *(write_params(tmp_path / f"{r.stem}.yaml", with_recipe(r)) for r in recipes)):
         assert set(yaml.safe_load(Path(params).read_text())) == set(sections)
         for name, cls in sections.items():
             load_section(params, name, cls)

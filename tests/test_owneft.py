@@ -1,11 +1,15 @@
 """Judge data from the model's own steps (psrlm/owneft.py): rollouts on a scripted sampler, pairs on
 hand-made labelled candidates, checked value by value."""
 
-from psrlm import arith, owneft, prompts
+from psrlm import arith, owneft, prompts, task
 
 # 10 + 5 = 15, 15 * 2 = 30: two steps.
 PROB = arith.Problem(10, ("+", "*"), (5, 2), "Ann has 10 coins. Ann gets 5 more. Ann gets 2 times as "
                      "many. How many coins does Ann have now?")
+ROWS = {"p": {"problem_id": "p", "problem": PROB.text, "start": 10, "ops": ["+", "*"], "operands": [5, 2],
+              "gold_steps": PROB.gold_steps(), "gold_answer": "30"}}
+# judge_v1's target judgment: it writes the right step, which the tests below read.
+TASK = task.for_name("synthetic", "judge_v1")
 
 
 def scripted(script):
@@ -66,7 +70,7 @@ def test_pairs_are_right_vs_wrong_in_both_orders_relative_to_the_claimed_prefix(
                                          "Step 2: 15 * 2 = 30. The answer is \\boxed{30}."]))
     assert [r["truth"] for r in steps] == ["wrong_result", "wrong_result", "correct", "wrong_result",
                                            "wrong_operand"]
-    rows = owneft.own_pairs(steps, {"p": PROB}, per_step=1, seed=0, origin="own:sft")
+    rows = owneft.own_pairs(steps, ROWS, per_step=1, seed=0, origin="own:sft", task=TASK)
     assert len(rows) == 2  # step 1 has no right candidate; step 2 gives one pair, both orders
     a, b = rows
     assert (a["better"], b["better"]) == ("A", "B")
@@ -84,10 +88,33 @@ def test_pairs_are_right_vs_wrong_in_both_orders_relative_to_the_claimed_prefix(
 def test_pairs_per_step_caps_the_pairs_and_the_seed_picks_them():
     steps = labelled("p", 1, [], ["Step 1: 10 + 5 = 15.", "Step 1: 10 + 5 = 14.", "Step 1: 10 + 5 = 13.",
                                   "Step 1: 10 - 5 = 5.", "Step 1: 10 + 6 = 16."])
-    pick = {s: {r["candidate_b"] for r in owneft.own_pairs(steps, {"p": PROB}, 2, s, "o")
+    pick = {s: {r["candidate_b"] for r in owneft.own_pairs(steps, ROWS, 2, s, "o", TASK)
                 if r["better"] == "A"} for s in range(6)}
     assert all(len(v) == 2 for v in pick.values())
     assert len({frozenset(v) for v in pick.values()}) > 1  # the seed chooses among the 4 wrong ones
-    assert pick[3] == {r["candidate_b"] for r in owneft.own_pairs(steps, {"p": PROB}, 2, 3, "o")
+    assert pick[3] == {r["candidate_b"] for r in owneft.own_pairs(steps, ROWS, 2, 3, "o", TASK)
                        if r["better"] == "A"}
-    assert len(owneft.own_pairs(steps, {"p": PROB}, 10, 0, "o")) == 8  # 1 right x 4 wrong x 2 orders
+    assert len(owneft.own_pairs(steps, ROWS, 10, 0, "o", TASK)) == 8  # 1 right x 4 wrong x 2 orders
+
+
+def test_rollout_labels_are_right_when_one_completion_reaches_the_gold_answer():
+    cands = [("Step 1: 10 + 5 = 15.", False), ("Step 1: 10 + 5 = 16.", False),
+             ("Step 2: 15 * 2 = 30. The answer is \\boxed{30}.", True), ("", True)]
+    comps = [["Step 2: 15 * 2 = 31. The answer is \\boxed{31}.", "Step 2: 15 * 2 = 30. The answer is \\boxed{30}."],
+             ["Step 2: 16 * 2 = 32. The answer is \\boxed{32}.", "Step 2: no answer"],
+             ["ignored", "ignored"], ["", ""]]
+    labels = owneft.rollout_labels(cands, comps, ["30"] * 4, lambda a, g: a == g)
+    # A final step's answer is its own, counted once per completion it stands for.
+    assert labels == [("correct", 1), (owneft.ROLLOUT_WRONG, 0), ("correct", 2), (owneft.ROLLOUT_WRONG, 0)]
+
+
+def test_a_rollout_labelled_pair_the_exact_check_cannot_describe_gets_the_recomputation():
+    # After an unreadable step, rollouts may still call a candidate right; the synthetic judgment
+    # (which recomputes from the prefix's claimed value) cannot be written, the generic one can.
+    steps = [{"problem_id": "p", "step_idx": 2, "candidate_idx": i, "prefix_steps": ["Step 1: fifteen."],
+              "text": t, "multiplicity": 1, "continued": i == 0, "truth": truth, "correct": truth == "correct"}
+             for i, (t, truth) in enumerate([("Step 2: 15 * 2 = 30. The answer is \\boxed{30}.", "correct"),
+                                             ("Step 2: 15 * 2 = 31. The answer is \\boxed{31}.", owneft.ROLLOUT_WRONG)])]
+    rows = owneft.own_pairs(steps, ROWS, 1, 0, "o", TASK)
+    assert [r["judgment"].splitlines()[-1] for r in rows] == ["[[A]]", "[[B]]"]
+    assert rows[0]["judgment"].startswith("A: no calculation. Right.")

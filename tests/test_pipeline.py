@@ -8,7 +8,7 @@ import subprocess
 import polars as pl
 import pytest
 
-from conftest import smoke_params
+from conftest import BENCHMARKS, smoke_params
 from psrlm import arith
 from psrlm.tables import EVAL_JUDGE, EVAL_SOLVE, PAIRS, read_table
 
@@ -53,9 +53,9 @@ def test_reports(pipeline):
 def test_search_and_pairs_tables_and_metrics(pipeline):
     from psrlm.tables import PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS
 
-    steps = read_table(pipeline / "data/search/iter_1/steps.parquet", SEARCH_STEPS).collect()
-    judgments = read_table(pipeline / "data/search/iter_1/judgments.parquet", SEARCH_JUDGMENTS).collect()
-    sols = read_table(pipeline / "data/search/iter_1/solutions.parquet", SEARCH_SOLUTIONS).collect()
+    steps = read_table(pipeline / "data/search/iter_1/shard_0/steps.parquet", SEARCH_STEPS).collect()
+    judgments = read_table(pipeline / "data/search/iter_1/shard_0/judgments.parquet", SEARCH_JUDGMENTS).collect()
+    sols = read_table(pipeline / "data/search/iter_1/shard_0/solutions.parquet", SEARCH_SOLUTIONS).collect()
     pairs = read_table(pipeline / "data/pairs/iter_1.parquet", PAIRS).collect()
     assert sols.height == 8 and steps.height >= 8
     assert (sols["loops"] <= 6).all()
@@ -242,8 +242,8 @@ def test_dvc_exp_run_sweeps_the_dpo_learning_rate_with_full_lineage(pipeline):
         # the SRLM baseline's DPO (the same dpo params, by design) with what uses its M2; a stage
         # whose inputs came out identical is skipped (at smoke size search@2 can return the same
         # tables from a slightly moved M2); nothing upstream reruns.
-        assert {"dpo@1", "evaluate@m2", "search@2", "dpo@2", "baseline", "srlm_dpo@1"} <= reran
-        assert reran <= {"dpo@1", "evaluate@m2", "search@2", "pairs@2", "dpo@2", "evaluate@m3", "baseline",
+        assert {"dpo@1", "evaluate@m2", "search@2-0", "dpo@2", "baseline", "srlm_dpo@1"} <= reran
+        assert reran <= {"dpo@1", "evaluate@m2", "search@2-0", "pairs@2", "dpo@2", "evaluate@m3", "baseline",
                          "evaluate@baseline", "report", "srlm_dpo@1", "srlm@2", "srlm_dpo@2",
                          "evaluate_srlm@m2", "evaluate_srlm@m3", "comparison"}
         params = json.loads(sh("dvc", "params", "diff", "--json"))
@@ -364,3 +364,78 @@ def test_judge_phase_trains_the_sft_model_on_own_pairs_with_replay(pipeline, tmp
     sft = AutoModelForCausalLM.from_pretrained(pipeline / "data/models/sft")
     m1 = AutoModelForCausalLM.from_pretrained(out)
     assert any(not torch.equal(a, b) for a, b in zip(sft.parameters(), m1.parameters()))
+
+
+def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(pipeline):
+    """Issue 16's acceptance at smoke size: `dvc exp run -S prepare.task=gsm8k` (small sizes, one
+    SFT pass, own-sample labels by Monte-Carlo rollouts) reruns the whole chain on real data; every
+    table keeps its schema, the held-out test is GSM8K's test split, and the reports name the task."""
+    import yaml
+
+    from psrlm import tables, textsteps
+
+    sh = shell(pipeline)
+    commit_workspace(sh)
+    sizes = {"ift_train_size": 300, "eft_train_size": 600, "eft_test_size": 40, "test_size": 16,
+             "judge_test_size": 8, "judge_train_size": 0}
+    try:
+        ran = sh("dvc", "exp", "run", "-n", "gsm8k", "-S", "prepare.task=gsm8k",
+                 *(a for k, v in sizes.items() for a in ("-S", f"prepare.{k}={v}")),
+                 "-S", "sft.epochs=1.0", "-S", "own_eft.labels=rollouts", "-S", "own_eft.rollouts=2")
+        reran = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
+        assert {"prepare", "sft", "srlm_sft", "search@1-0", "dpo@2", "evaluate@m3", "srlm@2", "report",
+                "comparison"} <= reran
+        # Every table of the run, read against its declared schema (read_table checks it all).
+        for path, schema in [("data/prepare/ift_train.parquet", tables.PROBLEMS), ("data/prepare/test.parquet", tables.PROBLEMS),
+                             ("data/prepare/eft_train.parquet", tables.EFT), ("data/prepare/score_eft_test.parquet", tables.SCORE_EFT),
+                             ("data/own_eft/test/steps.parquet", tables.OWN_STEPS), ("data/own_eft/test/eft.parquet", tables.EFT),
+                             ("data/search/iter_1/shard_0/steps.parquet", tables.SEARCH_STEPS),
+                             ("data/search/iter_2/shard_0/solutions.parquet", tables.SEARCH_SOLUTIONS),
+                             ("data/pairs/iter_1.parquet", tables.PAIRS), ("data/srlm/iter_1/samples.parquet", tables.OUTCOME_SAMPLES),
+                             ("data/eval/m3/solve.parquet", tables.EVAL_SOLVE), ("data/eval/m3/tts.parquet", tables.EVAL_TTS)]:
+            read_table(pipeline / path, schema).collect()
+        test = read_table(pipeline / "data/prepare/test.parquet", tables.PROBLEMS).collect()
+        published = [json.loads(x) for x in (BENCHMARKS / "gsm8k/test.jsonl").read_text().splitlines()[:16]]
+        assert test["problem"].to_list() == [r["question"] for r in published]  # ids in file order
+        assert test["start"].null_count() == 16 and (test["ops"].list.len() == 0).all()
+        for r in test.iter_rows(named=True):  # gold steps the checker passes, the answer boxed last
+            assert textsteps.solution_right(r["solution"], r["gold_answer"])
+        assert json.loads((pipeline / "reports/prepare.json").read_text())["task"] == "gsm8k"
+        own = json.loads((pipeline / "reports/own_eft/test.json").read_text())
+        assert own["labels"] == "rollouts" and 0 <= own["rollout_checker_agreement"] <= 1
+        assert "Task: `gsm8k`" in (pipeline / "reports/summary/report.md").read_text()
+        assert "GSM8K test split" in (pipeline / "reports/comparison/comparison.md").read_text()
+        params = yaml.safe_load((pipeline / "params.yaml").read_text())
+        assert params["prepare"]["task"] == "gsm8k"  # exp run leaves its params in the workspace
+    finally:
+        sh("git", "checkout", "--", "params.yaml", "dvc.lock", "reports")
+        sh("dvc", "checkout", "--force")
+    assert "up to date" in sh("dvc", "status")
+
+
+def test_two_search_shards_cover_the_pool_once_and_pairs_merges_them(pipeline, tmp_path):
+    """search.shards: [0, 1], run for real on M1: each shard searches every other prompt, the two
+    cover the pool exactly once, and pairs@1's script merges them into one table and report."""
+    from conftest import run_stage, write_params
+    from psrlm.tables import PROBLEMS, SEARCH_SOLUTIONS
+
+    params = write_params(tmp_path / "params.yaml", smoke_params(search={"shards": [0, 1]}))
+    for k in (0, 1):
+        res = run_stage("search", "--params", str(params), "--iteration", "1", "--shard", str(k),
+                        "--model", "data/models/m1", "--pool", "data/prepare/pools/iter_1.parquet",
+                        "--out", str(tmp_path / f"search/shard_{k}"), cwd=pipeline)
+        assert res.returncode == 0, res.stderr[-2000:]
+    ids = [read_table(tmp_path / f"search/shard_{k}/solutions.parquet", SEARCH_SOLUTIONS).collect()["problem_id"]
+           for k in (0, 1)]
+    pool = read_table(pipeline / "data/prepare/pools/iter_1.parquet", PROBLEMS).collect()
+    first = pool["problem_id"].head(smoke_params()["search"]["pool_limit"]).to_list()
+    assert ids[0].to_list() == first[0::2] and ids[1].to_list() == first[1::2]
+    res = run_stage("pairs", "--params", str(params), "--search", str(tmp_path / "search"),
+                    "--out", str(tmp_path / "pairs.parquet"), "--report", str(tmp_path / "report.json"), cwd=pipeline)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["prompts"] == len(first)
+    assert report["pairs"] == read_table(tmp_path / "pairs.parquet", PAIRS).collect().height
+    res = run_stage("search", "--params", str(params), "--iteration", "1", "--shard", "2", "--model", "data/models/m1",
+                    "--pool", "data/prepare/pools/iter_1.parquet", "--out", str(tmp_path / "x"), cwd=pipeline)
+    assert res.returncode != 0 and "--shard 2: not one of search.shards [0, 1]" in res.stderr

@@ -171,3 +171,50 @@ def test_judge_v2_writes_the_same_pairs_with_inverse_check_judgments(tmp_path):
 def test_a_judge_prompt_without_a_target_judgment_fails_naming_the_key(tmp_path):
     params = smoke_params(prompts={"judge": "judge_v9"})
     _fails_writing_nothing(tmp_path, params, "prompts.judge: no target judgment is defined for judge prompt 'judge_v9'")
+
+
+SMALL = {"ift_train_size": 6, "eft_train_size": 4, "eft_test_size": 2, "test_size": 2, "pool_sizes": [2, 2],
+         "judge_train_size": 0, "judge_test_size": 2}
+
+
+def test_gsm8k_task_cuts_disjoint_splits_from_train_and_tests_on_the_test_split(tmp_path):
+    out = prepare(tmp_path, prepare={"task": "gsm8k", **SMALL})
+    frames = {s: load(out, s) for s in SPLITS}
+    ids = [i for s in SPLITS if s != "test" for i in frames[s]["problem_id"]]
+    assert len(ids) == len(set(ids)) == 18 and all(i.startswith("train-") for i in ids)
+    assert frames["test"]["problem_id"].to_list() == ["test-000000", "test-000001"]
+    eft = load(out, "eft_train")
+    assert set(eft["origin"]) <= {"gold:wrong_result", "gold:wrong_answer"}
+    # Deterministic: the same params write the same bytes.
+    (tmp_path / "again").mkdir()
+    again = prepare(tmp_path / "again", prepare={"task": "gsm8k", **SMALL})
+    for s in SPLITS:
+        assert (out / f"{s}.parquet").read_bytes() == (again / f"{s}.parquet").read_bytes(), s
+
+
+def test_files_task_reads_your_jsonl_parquet_and_pairs(tmp_path):
+    import json
+
+    files = tmp_path / "files"
+    files.mkdir()
+    rows = [{"question": f"What is {a} + {a}?", "solution": f"{a}+{a} = <<{a}+{a}={2 * a}>>{2 * a}\n#### {2 * a}"}
+            for a in range(1, 31)]
+    (files / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:24]))
+    pl.DataFrame(rows[24:]).write_parquet(files / "test.parquet")
+    pair = {"problem": "What is 1 + 1?", "prefix_steps": [], "candidate_a": "Step 1: 1+1 = <<1+1=2>>2",
+            "candidate_b": "Step 1: 1+1 = <<1+1=3>>3", "better": "A"}
+    (files / "pairs.jsonl").write_text("".join(json.dumps(pair) + "\n" for _ in range(6)))
+    columns = {"problem": "question", "solution": "solution", "steps": None, "answer": None, "id": None}
+    out = prepare(tmp_path, prepare={"task": "files", "files_dir": str(files), "files_train": "train.jsonl",
+                                     "files_test": "test.parquet", "files_eft": "pairs.jsonl",
+                                     "files_columns": columns, **SMALL})
+    assert load(out, "test")["problem"].to_list() == [r["question"] for r in rows[24:26]]
+    assert set(load(out, "eft_train")["origin"]) == {"file:pairs.jsonl"}
+    assert load(out, "ift_train")["gold_steps"][0][-1].endswith("The answer is \\boxed{" + load(out, "ift_train")["gold_answer"][0] + "}.")
+    # Too few problems for the splits: one line naming the file and what was asked.
+    params = write_params(tmp_path / "p2.yaml", smoke_params(prepare={
+        "task": "files", "files_dir": str(files), "files_train": "train.jsonl", "files_test": "test.parquet",
+        "files_eft": None, "files_columns": columns, **SMALL, "ift_train_size": 20}))
+    res = run_stage("prepare", "--params", str(params), "--out", str(tmp_path / "o2"), "--report", str(tmp_path / "r2.json"))
+    assert res.returncode != 0 and "train.jsonl: 24 problems, the splits ask for 32" in res.stderr
+    assert not (tmp_path / "o2").exists()

@@ -1,6 +1,6 @@
 """The search algorithm (method.md §5) on a scripted fake engine: pure logic, no model."""
 
-from psrlm import search
+from psrlm import search, task
 
 CFG = search.SearchConfig(width=4, max_loops=20, both_orders=True, seed=0)
 
@@ -154,10 +154,10 @@ def test_truth_labeler_labels_each_candidate_against_its_recorded_prefix():
                          "prefix_steps": [[], ["Step 1: 83 - 5 = 78."], ["Step 1: 83 - 5 = 79."]],
                          "text": ["Step 1: 83 - 5 = 78.", "Step 2: 78 + 3 = 81. The answer is \\boxed{81}.",
                                   "Step 2: 79 + 3 = 82. The answer is \\boxed{82}."]})
-    out = search.with_truth(rows, search.truth_labeler(pool))
+    out = search.with_truth(rows, search.truth_labeler(pool, task.for_name("synthetic", "judge_v2")))
     assert out["truth"].to_list() == ["correct", "correct", "correct"]  # step 2 relative to its prefix
     assert out["correct"].to_list() == [True, True, True]
-    wrong = search.with_truth(rows.with_columns(text=pl.lit("Step 2: 78 + 3 = 80.")), search.truth_labeler(pool))
+    wrong = search.with_truth(rows.with_columns(text=pl.lit("Step 2: 78 + 3 = 80.")), search.truth_labeler(pool, task.for_name("synthetic", "judge_v2")))
     assert wrong["truth"].to_list() == ["wrong_index", "wrong_result", "wrong_operand"]
 
 

@@ -1,0 +1,181 @@
+"""Real data into the pipeline's tables (tasks `gsm8k` and `files`, params `prepare.task`).
+
+A source file is JSONL or Parquet; its columns are mapped to the pipeline's by params
+(`prepare.files_columns`: problem, solution or steps, answer, id). Each record becomes a PROBLEMS
+row (psrlm.tables) whose gold solution is `Step n:` lines (psrlm.textsteps.split_solution), and
+judge pairs are made from the gold steps: the right step against the same step with one
+calculation's result changed (or, without a calculation, the boxed answer). A user's own labelled
+pairs (`prepare.files_eft`) are read instead when given. Every problem names the file, the row
+(line for JSONL, 1-based row for Parquet) and the column; nothing is guessed or skipped.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from psrlm import outcome, textsteps
+from psrlm.benchmarks import read_jsonl
+from psrlm.errors import PsrlmError
+
+# The GSM8K files' columns (the `gsm8k` task is `files` with these and the benchmarks folder's).
+GSM8K_COLUMNS = {"problem": "question", "solution": "answer", "steps": None, "answer": None, "id": None}
+EFT_COLUMNS = ("problem", "prefix_steps", "candidate_a", "candidate_b", "better")
+
+
+def read_records(path: str | Path) -> list[tuple[int, dict]]:
+    """(row number, record) of a JSONL (line numbers) or Parquet (1-based rows) file."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        if not path.is_file():
+            raise PsrlmError(f"{path}: file not found")
+        try:
+            df = pl.read_parquet(path)
+        except Exception as e:  # pyarrow/polars raise many kinds for a broken file
+            raise PsrlmError(f"{path}: not a readable Parquet file ({type(e).__name__}: {e})") from None
+        if df.height == 0:
+            raise PsrlmError(f"{path}: no rows")
+        return list(enumerate(df.iter_rows(named=True), start=1))
+    if path.suffix in (".jsonl", ".json"):
+        return read_jsonl(path)
+    raise PsrlmError(f"{path}: unknown file type {path.suffix!r} (JSONL .jsonl or Parquet .parquet)")
+
+
+def _text(path: Path, row: int, rec: dict, column: str, required: bool = True) -> str | None:
+    if column not in rec or rec[column] is None:
+        if required:
+            raise PsrlmError(f"{path}: row {row}: column '{column}' is missing")
+        return None
+    value = rec[column]
+    if not isinstance(value, str):
+        raise PsrlmError(f"{path}: row {row}: column '{column}' must be text, got {type(value).__name__}")
+    if required and not value.strip():
+        raise PsrlmError(f"{path}: row {row}: column '{column}' is empty")
+    return value
+
+
+def problem_rows(path: str | Path, records: Sequence[tuple[int, dict]], columns: dict[str, str | None],
+                 prefix: str) -> list[dict]:
+    """PROBLEMS rows of `records` (ids `<prefix>-<n>`, or the mapped id column's value)."""
+    path = Path(path)
+    if (columns.get("solution") is None) == (columns.get("steps") is None):
+        raise PsrlmError("prepare.files_columns: map exactly one of 'solution' (text to split) and 'steps' (a list)")
+    rows, seen = [], set()
+    for i, (row, rec) in enumerate(records):
+        problem = _text(path, row, rec, columns["problem"])
+        answer = _text(path, row, rec, columns["answer"], required=False) if columns.get("answer") else None
+        if columns.get("solution"):
+            text = _text(path, row, rec, columns["solution"])
+        else:
+            steps = rec.get(columns["steps"])
+            if not isinstance(steps, (list, tuple)) or not steps or not all(isinstance(s, str) and s.strip() for s in steps):
+                raise PsrlmError(f"{path}: row {row}: column '{columns['steps']}' must be a non-empty list of "
+                                 "non-empty texts")
+            text = "\n".join(textsteps.strip_step_label(s) for s in steps)
+        try:
+            gold_steps, gold = textsteps.split_solution(text, answer)
+        except ValueError as e:
+            col = columns.get("solution") or columns["steps"]
+            raise PsrlmError(f"{path}: row {row}: column '{col}': {e}") from None
+        pid = f"{prefix}-{i:06d}"
+        if columns.get("id"):
+            ident = rec.get(columns["id"])
+            if ident is None or isinstance(ident, (bool, float, dict, list)):
+                raise PsrlmError(f"{path}: row {row}: column '{columns['id']}' must be text or an integer, got {ident!r}")
+            pid = f"{prefix}-{ident}"
+        if pid in seen:
+            raise PsrlmError(f"{path}: row {row}: column '{columns['id']}': duplicate id {pid!r}")
+        seen.add(pid)
+        rows.append({"problem_id": pid, "problem": problem, "start": None, "ops": [], "operands": [],
+                     "gold_steps": gold_steps, "solution": "\n".join(gold_steps), "gold_answer": gold})
+    return rows
+
+
+def eft_rows(rng: random.Random, problems: Sequence[dict], prefix: str) -> list[dict]:
+    """One pair per problem, as the synthetic task's (stages/prepare.eft_rows): at a random step
+    that can be corrupted, the gold step against the corrupted one, the better position exactly
+    balanced. A gold step the checker does not pass (none of GSM8K train's 26,720; a user's file may
+    have some) is never used as the right one."""
+    positions = ["A", "B"] * (len(problems) // 2) + ["A"] * (len(problems) % 2)
+    rng.shuffle(positions)
+    rows = []
+    for i, (prob, better) in enumerate(zip(problems, positions)):
+        gold, answer = prob["gold_steps"], prob["gold_answer"]
+        usable = [k for k, s in enumerate(gold, start=1) if textsteps.check_step(s, k, answer) == "correct"]
+        rng.shuffle(usable)
+        for idx in usable:
+            made = textsteps.corrupt_step(rng, gold[idx - 1], answer)
+            if made is not None and textsteps.check_step(made[0], idx, answer) != "correct":
+                break
+        else:
+            raise PsrlmError(f"prepare: problem {prob['problem_id']} has no step that a judge pair can be made "
+                             "of (no checkable calculation or numeric answer)")
+        bad, kind = made
+        good = gold[idx - 1]
+        truth_bad = textsteps.check_step(bad, idx, answer)
+        cand_a, cand_b = (good, bad) if better == "A" else (bad, good)
+        ta, tb = ("correct", truth_bad) if better == "A" else (truth_bad, "correct")
+        pid = f"{prefix}-{i:06d}"
+        rows.append({
+            "pair_id": f"{pid}-s{idx}", "problem_id": prob["problem_id"], "problem": prob["problem"],
+            "step_idx": idx, "prefix_steps": gold[: idx - 1], "candidate_a": cand_a, "candidate_b": cand_b,
+            "a_correct": better == "A", "b_correct": better == "B", "better": better,
+            "origin": f"gold:{kind}", "judgment": textsteps.judgment(cand_a, cand_b, better, ta, tb)})
+    return rows
+
+
+def file_eft_rows(path: str | Path, records: Sequence[tuple[int, dict]], prefix: str) -> list[dict]:
+    """A user's labelled pairs (columns EFT_COLUMNS, optional `judgment`): the target judgment is
+    theirs when given (it must end in the verdict), else the recomputation (textsteps.judgment)."""
+    path = Path(path)
+    rows = []
+    for i, (row, rec) in enumerate(records):
+        problem = _text(path, row, rec, "problem")
+        a, b = _text(path, row, rec, "candidate_a"), _text(path, row, rec, "candidate_b")
+        better = _text(path, row, rec, "better")
+        if better not in ("A", "B"):
+            raise PsrlmError(f"{path}: row {row}: column 'better' must be A or B, got {better!r}")
+        prefix_steps = rec.get("prefix_steps")
+        if not isinstance(prefix_steps, (list, tuple)) or not all(isinstance(s, str) for s in prefix_steps):
+            raise PsrlmError(f"{path}: row {row}: column 'prefix_steps' must be a list of texts (empty for the first step)")
+        judgment = _text(path, row, rec, "judgment", required=False)
+        truths = ("correct", "wrong") if better == "A" else ("wrong", "correct")
+        if judgment is None:
+            judgment = textsteps.judgment(a, b, better, *truths)
+        elif not judgment.strip().endswith(f"[[{better}]]"):
+            raise PsrlmError(f"{path}: row {row}: column 'judgment' must end in [[{better}]] (column 'better')")
+        pid = f"{prefix}-{i:06d}"
+        rows.append({"pair_id": pid, "problem_id": pid, "problem": problem, "step_idx": len(prefix_steps) + 1,
+                     "prefix_steps": list(prefix_steps), "candidate_a": a, "candidate_b": b,
+                     "a_correct": better == "A", "b_correct": better == "B", "better": better,
+                     "origin": f"file:{path.name}", "judgment": judgment})
+    return rows
+
+
+def score_eft_rows(rng: random.Random, problems: Sequence[dict], prefix: str) -> list[dict]:
+    """The SRLM judge's examples on real data (cf. stages/prepare.score_eft_rows): the gold
+    solution or one with a step corrupted (exactly half each), scored by textsteps.rubric."""
+    wrong = [False, True] * (len(problems) // 2) + [False] * (len(problems) % 2)
+    rng.shuffle(wrong)
+    rows = []
+    for i, (prob, bad) in enumerate(zip(problems, wrong)):
+        steps, origin, answer = list(prob["gold_steps"]), "gold", prob["gold_answer"]
+        if bad:
+            ks = list(range(len(steps)))
+            rng.shuffle(ks)
+            for k in ks:
+                made = textsteps.corrupt_step(rng, steps[k], answer)
+                if made is not None and textsteps.check_step(made[0], k + 1, answer) != "correct":
+                    steps[k], origin = made[0], f"gold:{made[1]}"
+                    break
+        solution = "\n".join(steps)
+        r = textsteps.rubric(solution, answer)
+        rows.append({"example_id": f"{prefix}-{i:06d}-score", "problem_id": prob["problem_id"],
+                     "problem": prob["problem"], "start": None, "ops": [], "operands": [],
+                     "solution": solution, "origin": origin, "score": r.score,
+                     "correct": textsteps.solution_right(solution, answer),
+                     "judgment": outcome.score_judgment(r)})
+    return rows
