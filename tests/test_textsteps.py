@@ -30,7 +30,7 @@ def _pick(rows: list[dict], pattern: str, n: int, lines=False) -> list[int]:
 
 @pytest.fixture(scope="module")
 def real():
-    """28 real train rows: thousands separators, decimals in annotations, percentages, lines
+    """23 distinct real train rows (6 picked for each trait, some share two): thousands separators, decimals in annotations, percentages, lines
     without an annotation, plus the first rows of the file."""
     rows = _rows()
     picks = {"comma": _pick(rows, r"\d,\d{3}", 6), "decimal": _pick(rows, r"<<[^>]*\.\d", 6),
