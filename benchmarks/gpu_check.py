@@ -23,10 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 from psrlm.outputs import Outputs
-from psrlm.repocopy import copy_repo
+from psrlm.repocopy import copy_repo, smoke_params
 
 ROOT = Path(__file__).resolve().parents[1]
 # ~25M parameters: wide enough that a GPU, not Python, sets the pace; trains in about a minute.
@@ -34,11 +33,8 @@ GPU_MODEL = {"hidden_size": 512, "num_layers": 8, "num_heads": 8, "num_kv_heads"
 
 
 def params(gpu: bool) -> dict:
-    """params.yaml with the smoke overrides (replaced key by key, as tests/conftest.py does)."""
-    base = yaml.safe_load((ROOT / "params.yaml").read_text())
-    smoke = yaml.safe_load((ROOT / "tests/smoke_params.yaml").read_text())
-    p = {**base, **{s: {**base.get(s, {}), **keys} for s, keys in smoke.items()}}
-    p["prepare"]["benchmarks_dir"] = str((ROOT / base["prepare"]["benchmarks_dir"]).resolve())
+    """The tests' smoke params, on the hf engine, with the larger model and bf16 on a GPU."""
+    p = smoke_params(ROOT)
     p["engine"]["backend"] = "hf"
     if gpu:
         p["model"].update(GPU_MODEL)

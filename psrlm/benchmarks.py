@@ -57,7 +57,7 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     return rows
 
 
-def _scalar(value: object) -> str | None:
+def scalar_text(value: object) -> str | None:
     """A published answer or id as text: strings as they are, integers and finite decimals as
     written; anything else (NaN, true, an object) is None, which the caller reports."""
     if isinstance(value, str):
@@ -77,7 +77,7 @@ def gold_answer(benchmark: str, value: object) -> str | None:
     if benchmark == "gsm8k" and isinstance(value, str):
         return value.rsplit("####", 1)[-1].strip().replace(",", "")
     parts = value if isinstance(value, list) else [value]
-    texts = [_scalar(v) for v in parts]
+    texts = [scalar_text(v) for v in parts]
     if any(t is None for t in texts):
         raise ValueError(f"{value!r} is not an answer (text or a finite number)")
     return ", ".join(texts)
@@ -100,7 +100,7 @@ def load_benchmark(root: Path, benchmark: str, limit: int | None) -> pl.DataFram
         if not isinstance(rec[q_field], str):
             raise PsrlmError(f"{path}:{lineno}: field '{q_field}' must be text, got "
                              f"{type(rec[q_field]).__name__}")
-        if id_field and (isinstance(rec[id_field], float) or _scalar(rec[id_field]) is None):
+        if id_field and (isinstance(rec[id_field], float) or scalar_text(rec[id_field]) is None):
             raise PsrlmError(f"{path}:{lineno}: field '{id_field}' must be text or an integer, got "
                              f"{rec[id_field]!r}")
         if a_field not in rec:
@@ -111,7 +111,7 @@ def load_benchmark(root: Path, benchmark: str, limit: int | None) -> pl.DataFram
             raise PsrlmError(f"{path}:{lineno}: field '{a_field}': {e}") from None
         rows.append({
             "benchmark": benchmark,
-            "id": _scalar(rec[id_field]) if id_field else f"{lineno:05d}",
+            "id": scalar_text(rec[id_field]) if id_field else f"{lineno:05d}",
             "question": rec[q_field],
             "gold_answer": gold,
         })

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from psrlm import outcome, textsteps
-from psrlm.benchmarks import read_jsonl
+from psrlm.benchmarks import read_jsonl, scalar_text
 from psrlm.errors import PsrlmError
 
 # The GSM8K files' columns (the `gsm8k` task is `files` with these and the benchmarks folder's).
@@ -66,7 +66,13 @@ def problem_rows(path: str | Path, records: Sequence[tuple[int, dict]], columns:
     rows, seen = [], set()
     for i, (row, rec) in enumerate(records):
         problem = _text(path, row, rec, columns["problem"])
-        answer = _text(path, row, rec, columns["answer"], required=False) if columns.get("answer") else None
+        answer = None
+        if columns.get("answer") and rec.get(columns["answer"]) is not None:
+            # Text, or a number as written (`72`, `2.5`), as the benchmark loader reads answers.
+            answer = scalar_text(rec[columns["answer"]])
+            if answer is None:
+                raise PsrlmError(f"{path}: row {row}: column '{columns['answer']}' must be text or a finite number, "
+                                 f"got {rec[columns['answer']]!r}")
         if columns.get("solution"):
             text = _text(path, row, rec, columns["solution"])
         else:

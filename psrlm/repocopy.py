@@ -9,6 +9,20 @@ from pathlib import Path
 import yaml
 
 
+def deep_merge(base: dict, override: dict) -> dict:
+    """Sections merge key by key; a key's value (even a mapping) is replaced whole, as with -S."""
+    return {**base, **{s: {**base.get(s, {}), **keys} for s, keys in override.items()}}
+
+
+def smoke_params(root: Path) -> dict:
+    """`root`'s params.yaml with tests/smoke_params.yaml's overrides, the benchmarks folder made
+    absolute (the tests' smoke DAG and benchmarks/gpu_check.py run this)."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = deep_merge(params, yaml.safe_load((root / "tests/smoke_params.yaml").read_text()))
+    params["prepare"]["benchmarks_dir"] = str((root / params["prepare"]["benchmarks_dir"]).resolve())
+    return params
+
+
 def copy_repo(root: Path, dst: Path, params: dict) -> Path:
     """`root`'s tracked and untracked-but-not-ignored files (no outputs: data/ and reports/ stay
     behind, except data/files, the files task's inputs and a prepare dependency) as a fresh git repo

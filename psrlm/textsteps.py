@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 
 ANNOTATION = re.compile(r"<<([^<>=]{1,200})=([^<>=]{1,40})>>")
-_STEP = re.compile(r"Step (\d{1,3}): (.+)", re.S)
+_STEP = re.compile(r"Step (\d{1,3}): (.+)")  # one line: `.` stops at a newline
 _BOXED = re.compile(r"\\boxed\{([^{}]{1,60})\}")
 _ANSWER_TAIL = re.compile(r" ?The answer is \\boxed\{[^{}]{1,60}\}\.$")
 _NUMBER = re.compile(r"-?(?:\d[\d,]*)?(?:\.\d+)?")
@@ -142,7 +142,7 @@ def answers_equal(answer: str | None, gold: str) -> bool:
 def check_step(text: str, index: int, gold_answer: str) -> str:
     """Verdict on one step line written as step `index`: "correct" or the first thing wrong."""
     m = _STEP.fullmatch(text.strip())
-    if m is None or "\n" in text.strip():
+    if m is None:
         return "unparseable"
     if int(m.group(1)) != index:
         return "wrong_index"
@@ -294,9 +294,9 @@ def rubric(solution: str, gold_answer: str) -> TextRubric:
     an answer), answer (the boxed answer is the gold one and the four other points hold). So 5 is
     exactly `solution_right`."""
     lines = solution.strip().split("\n") if solution.strip() else []
-    form = bool(lines) and all(_STEP.fullmatch(x.strip()) is not None and int(_STEP.fullmatch(x.strip()).group(1)) == k
-                               for k, x in enumerate(lines, start=1)) \
-        and boxed(lines[-1]) is not None and not any(boxed(x) for x in lines[:-1])
+    numbered = [_STEP.fullmatch(x.strip()) for x in lines]
+    form = (bool(lines) and all(m is not None and int(m.group(1)) == k for k, m in enumerate(numbered, start=1))
+            and boxed(lines[-1]) is not None and not any(boxed(x) for x in lines[:-1]))
     calcs = [c for x in lines for c in calculations(x)]
     box = boxed(lines[-1]) if lines else None
     points = {"form": form, "copies": all(c.verdict != "copy_mismatch" for c in calcs),

@@ -42,7 +42,7 @@ from psrlm import grade, outcome, prompts, search, task, tts
 from psrlm.errors import PsrlmError, run
 from psrlm.engine import EngineParams, Sampling, build
 from psrlm.outputs import Outputs
-from psrlm.params import TaskName, Count, Positive, PromptsParams, Rate, load_key, load_section
+from psrlm.params import Count, Positive, PromptsParams, Rate, TaskName, load_key, load_section
 from psrlm.tables import (BENCHMARKS, EFT, EVAL_BENCHMARK, EVAL_JUDGE, EVAL_SCORE, EVAL_SOLVE, EVAL_TTS,
                           PROBLEMS, SCORE_EFT, read_table, write_tables)
 

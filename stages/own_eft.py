@@ -33,7 +33,7 @@ import polars as pl
 from psrlm import engine, owneft, prompts, search, task
 from psrlm.errors import run
 from psrlm.outputs import Outputs
-from psrlm.params import TaskName, Count, Positive, Probability, PromptsParams, Range, Rate, load_key, load_section
+from psrlm.params import Count, Positive, Probability, PromptsParams, Range, Rate, TaskName, load_key, load_section
 from psrlm.tables import EFT, OWN_STEPS, PROBLEMS, read_table, write_tables
 
 

@@ -198,7 +198,7 @@ def score_eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: st
 
 
 def synthetic_tables(p: PrepareParams, sizes: dict[str, int], judgment, out: Path) -> tuple[list, dict]:
-    """The synthetic task's tables (the benchmarks' goes in at index 4) and its pools (frames)."""
+    """The synthetic task's tables and its pools (frames by split name)."""
     rng = random.Random(p.seed)
     d = difficulty(p)
     problems = distinct_problems(rng, d, sum(sizes.values()))
@@ -309,7 +309,7 @@ def main() -> None:
         tables, split = synthetic_tables(p, sizes, judgment, out)
     else:
         tables, split = real_tables(p, sizes, bench_dir, out)
-    tables.insert(4, (bench, out / "benchmarks.parquet", BENCHMARKS))
+    tables.append((bench, out / "benchmarks.parquet", BENCHMARKS))
     tables += [(split[f"pool{i}"], out / "pools" / f"iter_{i}.parquet", PROBLEMS)
                for i in range(1, len(p.pool_sizes) + 1)]
     report = {path.relative_to(out).as_posix().removesuffix(".parquet"): len(df)
@@ -319,7 +319,7 @@ def main() -> None:
     report["benchmarks_missing_gold"] = bench["gold_answer"].null_count()
     score_eft = pl.concat([df for df, _, schema in tables if schema is SCORE_EFT])
     report["score_eft_scores"] = {str(k): v for k, v in sorted(score_eft.group_by("score").len().iter_rows())}
-    report["eft_origin"] = dict(sorted(pl.concat([t[0] for t in tables[1:3]])
+    report["eft_origin"] = dict(sorted(pl.concat([df for df, _, schema in tables if schema is EFT])
                                        .group_by("origin").len().iter_rows()))
     with Outputs() as o:
         write_tables(tables, o)

@@ -34,7 +34,7 @@ import polars as pl
 from psrlm import engine, prompts, search, task
 from psrlm.errors import PsrlmError, run
 from psrlm.outputs import Outputs
-from psrlm.params import TaskName, Count, PromptsParams, load_key, load_section
+from psrlm.params import Count, PromptsParams, TaskName, load_key, load_section
 from psrlm.tables import (PROBLEMS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_tables)
 

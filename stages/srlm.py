@@ -30,7 +30,7 @@ from psrlm import engine, outcome, prompts, search, task
 from psrlm.errors import run
 from psrlm.outputs import Outputs
 from psrlm.pairs import pair_precision_of
-from psrlm.params import TaskName, Count, NonNegative, Positive, Probability, PromptsParams, load_key, load_section
+from psrlm.params import Count, NonNegative, Positive, Probability, PromptsParams, TaskName, load_key, load_section
 from psrlm.tables import OUTCOME_SAMPLES, PAIRS, PROBLEMS, read_table, write_tables
 
 

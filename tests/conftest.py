@@ -9,23 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from psrlm.repocopy import copy_repo
+from psrlm import repocopy
+from psrlm.repocopy import copy_repo, deep_merge
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = (ROOT / "../shared/benchmarks").resolve()
 
 
-def deep_merge(base: dict, override: dict) -> dict:
-    """Sections merge key by key; a key's value (even a mapping) is replaced whole, as with -S."""
-    return {**base, **{s: {**base.get(s, {}), **keys} for s, keys in override.items()}}
-
-
 def smoke_params(**sections) -> dict:
     """params.yaml with the smoke overrides, the benchmarks folder made absolute, then `sections`."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params = deep_merge(params, yaml.safe_load((ROOT / "tests/smoke_params.yaml").read_text()))
-    params["prepare"]["benchmarks_dir"] = str(BENCHMARKS)
-    return deep_merge(params, sections)
+    return deep_merge(repocopy.smoke_params(ROOT), sections)
 
 
 def write_params(path: Path, params: dict) -> Path:

@@ -151,6 +151,10 @@ def test_files_loader_reads_jsonl_and_parquet_alike(tmp_path):
     rows = realdata.problem_rows(tmp_path / "y.jsonl", [(1, {"q": "Q", "s": ["Step 1: 1+1 = <<1+1=2>>2", "so 2"],
                                                               "ans": "2", "id": 7})], steps, "train")
     assert rows[0]["problem_id"] == "train-7" and rows[0]["gold_steps"][0] == "Step 1: 1+1 = <<1+1=2>>2"
+    # A numeric answer column (usual in Parquet) is read as written, as benchmark answers are.
+    num = realdata.problem_rows(tmp_path / "z.jsonl", [(1, {"q": "Q", "s": ["1+1 = <<1+1=2>>2"], "ans": 2})],
+                                {**steps, "id": None}, "train")
+    assert num[0]["gold_answer"] == "2" and num[0]["gold_steps"][-1].endswith("\\boxed{2}.")
 
 
 @pytest.mark.parametrize("record, columns, message", [
@@ -163,6 +167,7 @@ def test_files_loader_reads_jsonl_and_parquet_alike(tmp_path):
      "row 1: column 's' must be a non-empty list"),
     ({"q": "Q", "a": "1\n#### 1"}, {**COLUMNS, "steps": "s"}, "map exactly one of 'solution'"),
     ({"q": "Q", "a": "1\n#### 1", "i": 1.5}, {**COLUMNS, "id": "i"}, "column 'i' must be text or an integer"),
+    ({"q": "Q", "a": "1", "n": True}, {**COLUMNS, "answer": "n"}, "column 'n' must be text or a finite number"),
 ])
 def test_files_loader_errors_name_file_row_and_column(tmp_path, record, columns, message):
     path = _write_jsonl(tmp_path / "x.jsonl", [record])
