@@ -1,7 +1,13 @@
-"""Shared fixtures: the repository root, the smoke params and a throwaway copy of the repository."""
+"""Shared fixtures: the repository root, the smoke params, a throwaway copy of the repository and
+the smoke DAG, built once per test run; the `slow` marker.
+
+`python -m pytest` runs everything; `python -m pytest -m "not slow"` is the inner loop: every test
+that needs neither the smoke DAG nor a real DVC repository (README).
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +57,23 @@ def pipeline(tmp_path_factory):
     res = subprocess.run(["dvc", "repro"], cwd=repo, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return repo
+
+
+@pytest.fixture
+def pipeline_copy(pipeline, tmp_path: Path) -> Path:
+    """A copy of the built smoke DAG (work tree, git history, DVC cache and lock) for a test that runs
+    experiments or changes params: it reruns only what its change touches, and the shared one stays
+    as built whatever the test does."""
+    return Path(shutil.copytree(pipeline, tmp_path / "pipe", symlinks=True))
+
+
+# Tests that need one of these run real stages under real DVC: minutes, not seconds.
+SLOW_FIXTURES = {"pipeline", "pipeline_copy", "repo_copy"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark `slow` every test that needs the smoke DAG or a DVC copy of the repository (besides the
+    ones marked by hand: other real stage runs of more than a few seconds)."""
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)

@@ -227,16 +227,20 @@ def commit_workspace(sh):
     sh(*git, "commit", "-qm", "baseline", "--allow-empty")
 
 
-def test_dvc_exp_run_sweeps_the_dpo_learning_rate_with_full_lineage(pipeline):
+def test_dvc_exp_run_sweeps_the_dpo_learning_rate_with_full_lineage(pipeline_copy):
     """The README's sweep: an experiment on dpo.learning_rate (β does nothing to the
     default NLL-only loss), diffed against the baseline, audited; then the
-    workspace is put back (`dvc exp run -S` leaves its params in the workspace)."""
+    workspace is put back (`dvc exp run -S` leaves its params in the workspace). Its targets are
+    the stages whose figures it reads; the evaluations, report and comparison after them would rerun
+    the same way."""
     import sys
 
+    pipeline = pipeline_copy
     sh = shell(pipeline)
     commit_workspace(sh)
     try:
-        ran = sh("dvc", "exp", "run", "-S", "dpo.learning_rate=0.0001", "-n", "lr1e4")
+        ran = sh("dvc", "exp", "run", "-S", "dpo.learning_rate=0.0001", "-n", "lr1e4",
+                 "evaluate@m2", "dpo@2", "baseline", "srlm_dpo@1")
         reran = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
         # dpo@1, what uses M2, and the baseline (DPO's learning rate is its own) rerun, and so does
         # the SRLM baseline's DPO (the same dpo params, by design) with what uses its M2; a stage
@@ -260,18 +264,19 @@ def test_dvc_exp_run_sweeps_the_dpo_learning_rate_with_full_lineage(pipeline):
     assert "up to date" in sh("dvc", "status")
 
 
-def test_judge_modes_run_as_one_experiment_grid_and_compare(pipeline):
+def test_judge_modes_run_as_one_experiment_grid_and_compare(pipeline_copy):
     """The README's comparison at smoke size: the oracle and random judges as one queued grid of
     experiments (a seed grid works the same way; tests/test_compare.py pins the grouping over
     seeds), then psrlm.compare. The oracle judge is the exact checker, so every one of its pairs
     prefers a right step to a wrong one and every verdict on a right-vs-wrong pair is right, in
-    both orders."""
+    both orders. The grid's target is the last iteration's pairs: the audits compared here."""
     import sys
 
+    pipeline = pipeline_copy
     sh = shell(pipeline)
     commit_workspace(sh)
     try:
-        sh("dvc", "exp", "run", "--queue", "-n", "judges", "-S", "search.judge=oracle,random")
+        sh("dvc", "exp", "run", "--queue", "-n", "judges", "-S", "search.judge=oracle,random", "pairs@2")
         sh("dvc", "exp", "run", "--run-all")
         sh(sys.executable, "-m", "psrlm.compare", "--prefix", "judges")
         summaries = json.loads((pipeline / "reports/compare/judges.json").read_text())
@@ -366,7 +371,7 @@ def test_judge_phase_trains_the_sft_model_on_own_pairs_with_replay(pipeline, tmp
     assert any(not torch.equal(a, b) for a, b in zip(sft.parameters(), m1.parameters()))
 
 
-def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(pipeline):
+def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(pipeline_copy):
     """Issue 16's acceptance at smoke size: `dvc exp run -S prepare.task=gsm8k` (small sizes, one
     SFT pass, own-sample labels by Monte-Carlo rollouts) reruns the whole chain on real data; every
     table keeps its schema, the held-out test is GSM8K's test split, and the reports name the task."""
@@ -374,6 +379,7 @@ def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(pipeline
 
     from psrlm import tables, textsteps
 
+    pipeline = pipeline_copy
     sh = shell(pipeline)
     commit_workspace(sh)
     sizes = {"ift_train_size": 300, "eft_train_size": 600, "eft_test_size": 40, "test_size": 16,
