@@ -334,8 +334,10 @@ def inverse_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: in
 
 
 # The target judgment of each judge prompt (prompts.judge): a prompt version and the output it asks
-# for change together.
-JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment}
+# for change together. judge_v3 is judge_v2's judgment under a shorter prompt (no instruction
+# sentence, no bracketed headers: 16 fewer tokens in every judge example the scratch model trains
+# on); a pretrained model reads judge_v2's instruction (the GPU recipes keep it).
+JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment, "judge_v3": inverse_judgment}
 
 
 def judgment_for(template: str):

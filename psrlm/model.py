@@ -5,6 +5,7 @@ Heavy imports (torch, transformers, tokenizers) happen inside the functions that
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from psrlm.errors import PsrlmError
@@ -52,6 +53,26 @@ def _merges(bpe) -> list[tuple[str, str]]:
     return [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges]
 
 
+def scratch_model(p, tok):
+    """A randomly initialised Qwen2-style causal LM for `tok`, shaped by `p` (the `model` params
+    section: width, layers, heads, MLP width, context, seed, init_std)."""
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=len(tok), hidden_size=p.hidden_size, num_hidden_layers=p.num_layers,
+        num_attention_heads=p.num_heads, num_key_value_heads=p.num_kv_heads,
+        intermediate_size=p.intermediate_size, max_position_embeddings=p.max_position_embeddings,
+        tie_word_embeddings=True, bos_token_id=None, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id, dtype="float32", initializer_range=p.init_std,
+    )
+    torch.manual_seed(p.seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id,
+                                               pad_token_id=tok.pad_token_id, do_sample=False)
+    return model
+
+
 def load(path_or_name: str, dtype: str = "auto"):
     """(model, tokenizer) from a local folder, or from a hub name when the hub can be reached.
 
@@ -63,10 +84,13 @@ def load(path_or_name: str, dtype: str = "auto"):
     local = Path(path_or_name)
     if not local.exists() and (path_or_name.startswith((".", "/")) or path_or_name.count("/") != 1):
         raise PsrlmError(f"{path_or_name}: model folder not found")
+    # HF_HUB_OFFLINE read now, not when huggingface_hub was imported: with it set, a hub name fails at
+    # once instead of after a minute of retries against a hub that cannot be reached.
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
     try:
-        tok = AutoTokenizer.from_pretrained(path_or_name)
+        tok = AutoTokenizer.from_pretrained(path_or_name, local_files_only=offline)
         model = AutoModelForCausalLM.from_pretrained(
-            path_or_name, dtype=dtype if dtype == "auto" else getattr(torch, dtype))
+            path_or_name, dtype=dtype if dtype == "auto" else getattr(torch, dtype), local_files_only=offline)
     except OSError as e:
         if local.exists():
             raise PsrlmError(f"{path_or_name}: not a loadable Hugging Face model folder ({e})") from e

@@ -94,7 +94,7 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: 
     training stages and benchmarks/sft_overhead.py build it here, so they train alike): (trainer,
     tokenizer). The seed and learning rate default to the params'."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
     from trl import SFTConfig, SFTTrainer
 
     seed = p.seed if seed is None else seed
@@ -117,8 +117,24 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: 
         # a mixed batch to its longest example wasted about a third of the compute.
         train_sampling_strategy="group_by_length",
     )
-    return SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
-                      callbacks=list(callbacks)), tok
+
+    class PlainLossSFTTrainer(SFTTrainer):
+        """TRL's SFTTrainer with the model's own loss (the mean NLL of the completion tokens, as
+        TRL's). TRL's fused LM head also works out every token's entropy and top-1 accuracy for
+        its logs on every step: 12-14% of the default model's throughput (benchmarks/sft_overhead.py;
+        README, Speed)."""
+
+        trained_tokens = 0  # real (non-pad) tokens of every training batch, all processes
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs["use_cache"] = False  # as TRL does: no KV cache while training
+            if model.training:
+                self.trained_tokens += int(self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum())
+            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+    return PlainLossSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
+                               callbacks=list(callbacks)), tok
 
 
 def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, training: TrainingParams,
@@ -137,5 +153,5 @@ def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, tr
         result, wall = trainlog.fit(tr, tok, out, log_path, rows, LOG)
     return {"steps": result.global_step, "train_loss": round(result.training_loss, 5),
             "final_logged_loss": rows[-1]["loss"] if rows else None,
-            "tokens_per_epoch": tokens, "epochs": round(epochs, 4), "train_seconds": round(wall, 1),
-            "tokens_per_second": round(tokens * epochs / wall, 1)}
+            "tokens_per_epoch": tokens, "epochs": round(epochs, 4), "tokens": tr.trained_tokens,
+            "train_seconds": round(wall, 1), "tokens_per_second": round(tr.trained_tokens / wall, 1)}

@@ -24,7 +24,7 @@ from psrlm import model as models
 from psrlm import prompts
 from psrlm.errors import run
 from psrlm.outputs import Outputs
-from psrlm.params import Count, ParamsError, Positive, PromptsParams, load_section
+from psrlm.params import Count, ParamsError, Positive, PromptsParams, Rate, load_section
 from psrlm.tables import EFT, PROBLEMS, read_table
 
 
@@ -40,6 +40,7 @@ class ModelParams:
     num_kv_heads: Positive
     intermediate_size: Positive
     max_position_embeddings: Positive
+    init_std: Rate
 
     def check(self) -> None:
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
@@ -53,24 +54,6 @@ def tokenizer_corpus(ift: pl.DataFrame, eft: pl.DataFrame, solve_t: str, judge_t
                                    r["candidate_b"]) + "\n" + r["judgment"]
               for r in eft.iter_rows(named=True)]
     return texts
-
-
-def scratch_model(p: ModelParams, tok):
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
-    config = Qwen2Config(
-        vocab_size=len(tok), hidden_size=p.hidden_size, num_hidden_layers=p.num_layers,
-        num_attention_heads=p.num_heads, num_key_value_heads=p.num_kv_heads,
-        intermediate_size=p.intermediate_size, max_position_embeddings=p.max_position_embeddings,
-        tie_word_embeddings=True, bos_token_id=None, eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id, dtype="float32",
-    )
-    torch.manual_seed(p.seed)
-    model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id,
-                                               pad_token_id=tok.pad_token_id, do_sample=False)
-    return model
 
 
 def main() -> None:
@@ -91,7 +74,7 @@ def main() -> None:
         corpus = tokenizer_corpus(ift, eft, prompts.template(templates.solve),
                                   prompts.template(templates.judge))
         tok = models.build_tokenizer(corpus, p.vocab_size)
-        model = scratch_model(p, tok)
+        model = models.scratch_model(p, tok)
     else:
         model, tok = models.load(p.base)
 

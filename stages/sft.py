@@ -5,12 +5,16 @@ to make `sft.eft_fraction` of the mix, become (judge prompt → judgment) exampl
 SFTTrainer, completion-only loss).
 
 Reads:  params.yaml [sft, prompts]; --ift (PROBLEMS), --eft (EFT), --model (M0 folder).
+        --tokens-of, another SFT's report (srlm_sft: reports/sft/metrics.json).
 Writes: --out (M1 folder); --log, the loss every `sft.logging_steps` steps (TSV, DVC plots);
         --report, examples, steps, tokens, wall time and final loss (DVC metrics).
 
 With --score-eft instead of --eft, the judge examples are the outcome-based SRLM baseline's
 (Yuan et al. 2024: a whole solution scored 0-5 by the additive rubric, prompts.score): the same
-stage, params and mix make that baseline's own M1 (stage srlm_sft).
+stage, params and mix make that baseline's own M1 (stage srlm_sft). With --tokens-of, the run
+trains on as many tokens as the SFT whose report it names (srlm_sft names sft's): a whole-solution
+example is about 1.6 times as long as a step pair, so equal example counts would not be equal compute;
+the SRLM M1 then sees that share of its shuffled mix.
 
 Run: dvc repro sft   (SRLM: dvc repro srlm_sft)
 """
@@ -18,14 +22,27 @@ Run: dvc repro sft   (SRLM: dvc repro srlm_sft)
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from pathlib import Path
 
 from psrlm import prompts
-from psrlm.errors import run
+from psrlm.errors import PsrlmError, run
 from psrlm.outputs import Outputs, is_main_process
 from psrlm.params import PromptsParams, TrainingParams, load_section
 from psrlm.sft import SftParams, as_chat, score_examples, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, SCORE_EFT, read_table
+
+
+def matched_tokens(report: str) -> int:
+    """The tokens another SFT run trained on, read from its report (its `tokens` key)."""
+    try:
+        tokens = json.loads(Path(report).read_text())["tokens"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise PsrlmError(f"{report}: cannot read the SFT report's `tokens` ({type(e).__name__}: {e})") from e
+    if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
+        raise PsrlmError(f"{report}: `tokens` must be a positive integer, got {tokens!r}")
+    return tokens
 
 
 def main() -> None:
@@ -39,11 +56,13 @@ def main() -> None:
     ap.add_argument("--out", default="data/models/sft")
     ap.add_argument("--log", default="reports/sft/loss.tsv")
     ap.add_argument("--report", default="reports/sft/metrics.json")
+    ap.add_argument("--tokens-of", help="an SFT report: train on as many tokens as it did (its `tokens`)")
     args = ap.parse_args()
     p = load_section(args.params, "sft", SftParams)
     templates = load_section(args.params, "prompts", PromptsParams)
     training = load_section(args.params, "training", TrainingParams)
 
+    budget = matched_tokens(args.tokens_of) if args.tokens_of else None
     ift = read_table(args.ift, PROBLEMS).collect()
     if args.score_eft:
         eft, judge_t, judge = read_table(args.score_eft, SCORE_EFT).collect(), templates.score, score_examples
@@ -54,8 +73,10 @@ def main() -> None:
     print(f"sft: {len(examples)} examples ({(examples['kind'] == 'eft').sum()} judge)")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with Outputs(commit=is_main_process()) as o:
-        stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log), training=training)
-        stats.update(examples=len(examples), eft_examples=int((examples["kind"] == "eft").sum()))
+        stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log), training=training,
+                      token_budget=budget)
+        stats.update(examples=len(examples), eft_examples=int((examples["kind"] == "eft").sum()),
+                     token_budget=budget)
         o.json(args.report, stats)
     print(f"sft: {stats}")
 

@@ -28,8 +28,8 @@ def hf():
     tok = models.build_tokenizer(CORPUS, 200)
     p = init.ModelParams(base="scratch", seed=0, vocab_size=200, tokenizer_corpus_rows=10, hidden_size=32,
                          num_layers=1, num_heads=2, num_kv_heads=2, intermediate_size=64,
-                         max_position_embeddings=256)
-    return HFEngine(init.scratch_model(p, tok), tok, batch_size=4)
+                         max_position_embeddings=256, init_std=0.02)
+    return HFEngine(models.scratch_model(p, tok), tok, batch_size=4)
 
 
 def vllm_params() -> EngineParams:

@@ -112,6 +112,7 @@ PARAMS_CASES = [
     ("init_model", lambda r: r["model"].update(hidden_size=r["model"]["num_heads"] * 8 + 1),
      "model: hidden_size must divide by num_heads"),
     ("init_model", setter("model.vocab_size", 0), "model.vocab_size: must be >= 1"),
+    ("init_model", setter("model.init_std", 0), "model.init_std: must be > 0"),
     ("sft", setter("sft.learning_rate", -0.001), "sft.learning_rate: must be > 0"),
     ("sft", setter("sft.batch_size", 0), "sft.batch_size: must be >= 1"),
     ("sft", setter("sft.eft_fraction", 1.0), "sft.eft_fraction: must be >= 0 and < 1"),
@@ -622,3 +623,25 @@ def test_an_output_the_stage_never_wrote_moves_nothing_and_leaves_no_temporary(t
             o.json(tmp_path / "report.json", {"new": 1})
             o.path(tmp_path / "log.tsv")
     assert snapshot(tmp_path) == before and not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.parametrize("report, message", [
+    (None, "cannot read the SFT report's `tokens`"),
+    ('{"steps": 10}', "cannot read the SFT report's `tokens`"),
+    ('{"tokens": "many"}', "`tokens` must be a positive integer, got 'many'"),
+    ('{"tokens": 0}', "`tokens` must be a positive integer, got 0"),
+    ("not json", "cannot read the SFT report's `tokens`"),
+])
+def test_sft_matching_another_runs_tokens_needs_its_report(tmp_path, monkeypatch, report, message):
+    """srlm_sft trains on as many tokens as sft (--tokens-of its report): a report that is missing,
+    unreadable or without a positive `tokens` fails in one line naming it, before any table is read."""
+    path = tmp_path / "sft.json"
+    if report is not None:
+        path.write_text(report)
+    out = tmp_path / "o"
+    before = earlier_outputs(out)
+    args = [a.format(o=out, i=tmp_path / "missing") for a in STAGE_ARGS["sft"]]
+    said = run_main("sft", ["--params", str(write_params(tmp_path / "params.yaml", smoke_params())), *args,
+                            "--tokens-of", str(path)], monkeypatch)
+    assert "\n" not in said and str(path) in said and message in said, said
+    assert snapshot(out) == before
