@@ -30,7 +30,7 @@ import json
 import os
 import time
 
-from yardstick import machine, matmul_gflops
+from yardstick import cpu, machine, matmul_gflops
 
 from psrlm.outputs import Outputs
 
@@ -166,7 +166,7 @@ def main() -> None:
     pool = pl.read_parquet(args.pool).head(args.n)
     problems = list(zip(pool["problem_id"], pool["problem"]))
     label = search.truth_labeler(pool, task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge))
-    report = {"machine": machine(), "matmul_gflops": [matmul_gflops()], "prompts": len(problems),
+    report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": [matmul_gflops()], "prompts": len(problems),
               "width": p.width, "judge_prompt": templates.judge, "runs": []}
 
     hf = engine.build(dataclasses.replace(engine_p, backend="hf"), args.model, seed)

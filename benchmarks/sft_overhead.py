@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 
-from yardstick import machine, matmul_gflops
+from yardstick import cpu, machine, matmul_gflops
 
 from psrlm.outputs import Outputs
 
@@ -88,7 +88,7 @@ def main() -> None:
         raw_s = time.perf_counter() - start
 
     report = {
-        "machine": machine(),
+        "machine": machine(), "cpu": cpu(),
         "matmul_gflops": [gflops_before, matmul_gflops()],
         "steps_timed": args.steps - args.warmup, "batch_size": p.batch_size,
         "tokens_timed": timed,

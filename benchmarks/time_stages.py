@@ -13,7 +13,7 @@ import argparse
 import subprocess
 import time
 
-from yardstick import machine, matmul_gflops
+from yardstick import cpu, machine, matmul_gflops
 
 from psrlm.outputs import Outputs
 
@@ -47,7 +47,7 @@ def main() -> None:
         print(f"{name:16s} {'ran' if ran else 'up to date':10s} {wall:8.1f} s", flush=True)
     total = time.time() - total
     gflops.append(matmul_gflops())
-    report = {"machine": machine(), "matmul_gflops": gflops, "total_seconds": round(total, 1),
+    report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": gflops, "total_seconds": round(total, 1),
               "ran_seconds": round(sum(r["seconds"] for r in rows if r["ran"]), 1), "stages": rows}
     with Outputs() as o:
         o.json(args.out, report)

@@ -1,0 +1,133 @@
+"""Benchmark: M1 across SFT seeds, so that a change that retrains M1 can be read against its spread.
+
+    dvc repro prepare && python benchmarks/m1_seeds.py [--seeds 0 1 2] [--out reports/benchmarks/m1_seeds.json]
+
+For every seed s it runs the real stages, as dvc.yaml does, with params.yaml and `model.seed` =
+`sft.seed` = s (the model's initialisation and the SFT's data order and dropout): init_model → sft →
+own_eft (the held-out own-sample pairs, from this seed's own SFT model) → evaluate, greedy only
+(`tts.methods: []`: test-time scaling is not what this measures). The seed the params already
+name (model.seed = sft.seed, 0 by default) is the default pipeline's own SFT: `dvc repro sft`
+brings it up to date (a no-op when it is) and it is measured from data/models/sft, so the
+lineage's M1 is one of the seeds and its training is not paid twice (`--no-lineage` trains it here
+too). The report has, per seed, M1's solve rate, every-step-right rate, step arithmetic, held-out
+EFT judge, own-pair judge and its position consistency, SFT tokens and seconds; then mean, min,
+max and max - min of each over the seeds; the CPU and the machine's matmul speed before and after.
+Run one at a time (2 cores): a seed is its SFT (~8 min on an AVX-512 machine, ~27 on an AVX2 one)
+plus ~4 minutes of evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from yardstick import cpu, machine, matmul_gflops
+
+from psrlm.outputs import Outputs
+
+ROOT = Path(__file__).resolve().parents[1]
+# The M1 figures compared across seeds: report key ← path in reports/eval/<model>.json.
+METRICS = {
+    "solve": ("synthetic", "accuracy"),
+    "steps_right": ("synthetic", "steps_right_accuracy"),
+    "step_arithmetic": ("synthetic", "step_arithmetic"),
+    "judge_eft": ("judge", "accuracy"),
+    "judge_own": ("judge", "own_accuracy"),
+    "own_consistency": ("judge", "own_position_consistency"),
+}
+
+
+def stage(name: str, *args: str) -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args], cwd=ROOT,
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{res.stdout[-1500:]}\n{res.stderr[-1500:]}")
+
+
+def lineage_sft() -> tuple[Path, Path]:
+    """The default pipeline's SFT model and report, brought up to date by DVC."""
+    res = subprocess.run(["dvc", "repro", "sft"], cwd=ROOT, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"dvc repro sft failed:\n{res.stdout[-1500:]}\n{res.stderr[-1500:]}")
+    return ROOT / "data/models/sft", ROOT / "reports/sft/metrics.json"
+
+
+def one_seed(seed: int, params: dict, tmp: Path, prepared: Path, lineage: bool) -> dict:
+    lineage = lineage and seed == params["model"]["seed"] == params["sft"]["seed"]
+    params = {**params, "model": {**params["model"], "seed": seed}, "sft": {**params["sft"], "seed": seed},
+              "tts": {**params["tts"], "methods": []}}
+    p = tmp / "params.yaml"
+    p.write_text(yaml.safe_dump(params, sort_keys=False))
+    ift, eft = str(prepared / "ift_train.parquet"), str(prepared / "eft_train.parquet")
+    start = time.time()
+    if lineage:
+        model, sft_report = lineage_sft()
+    else:
+        model, sft_report = tmp / "sft", tmp / "sft.json"
+        stage("init_model", "--params", str(p), "--ift", ift, "--eft", eft, "--out", str(tmp / "m0"),
+              "--report", str(tmp / "init.json"))
+        stage("sft", "--params", str(p), "--ift", ift, "--eft", eft, "--model", str(tmp / "m0"),
+              "--out", str(model), "--log", str(tmp / "loss.tsv"), "--report", str(sft_report))
+    stage("own_eft", "--params", str(p), "--model", str(model), "--problems",
+          str(prepared / "judge_test.parquet"), "--out", str(tmp / "own"), "--report", str(tmp / "own.json"))
+    stage("evaluate", "--params", str(p), "--model", str(model), "--test", str(prepared / "test.parquet"),
+          "--eft", str(prepared / "eft_test.parquet"), "--own-eft", str(tmp / "own/eft.parquet"),
+          "--benchmarks", str(prepared / "benchmarks.parquet"), "--out", str(tmp / "eval"),
+          "--report", str(tmp / "eval.json"))
+    report = json.loads((tmp / "eval.json").read_text())
+    sft = json.loads(sft_report.read_text())
+    row = {"seed": seed, "lineage": lineage}
+    for key, (section, name) in METRICS.items():
+        row[key] = report[section][name]
+    row.update(sft_tokens=sft["tokens"], sft_seconds=sft["train_seconds"],
+               seconds=None if lineage else round(time.time() - start, 1))
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def summary(rows: list[dict]) -> dict:
+    out = {}
+    for key in METRICS:
+        vals = [r[key] for r in rows if r[key] is not None]
+        if vals:
+            out[key] = {"mean": round(statistics.mean(vals), 4), "min": min(vals), "max": max(vals),
+                        "spread": round(max(vals) - min(vals), 4)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default=str(ROOT / "params.yaml"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--prepared", type=Path, default=ROOT / "data/prepare", help="prepare's tables")
+    ap.add_argument("--out", default="reports/benchmarks/m1_seeds.json")
+    ap.add_argument("--no-lineage", action="store_true", help="train the params' own seed here too")
+    args = ap.parse_args()
+    if not (args.prepared / "ift_train.parquet").is_file():
+        raise SystemExit(f"{args.prepared}: no prepared tables; run `dvc repro prepare` first")
+    params = yaml.safe_load(Path(args.params).read_text())
+    gflops = [matmul_gflops()]
+    rows = []
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows.append(one_seed(seed, params, Path(tmp), args.prepared,
+                                 not args.no_lineage and args.params == str(ROOT / "params.yaml")
+                                 and args.prepared == ROOT / "data/prepare"))
+    gflops.append(matmul_gflops())
+    report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": gflops,
+              "params": {"model": params["model"], "sft": params["sft"], "prompts": params["prompts"]},
+              "seeds": rows, "summary": summary(rows)}
+    with Outputs() as o:
+        o.json(args.out, report)
+    print(json.dumps(report["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
