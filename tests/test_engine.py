@@ -10,6 +10,7 @@ from psrlm import model as models
 from psrlm import prompts
 from psrlm.engine import EngineParams, HFEngine, Sampling
 from psrlm.errors import PsrlmError
+from psrlm.params import load_key
 from psrlm.tables import PROBLEMS, read_table
 from stages_loader import load_stage
 
@@ -72,7 +73,7 @@ def test_greedy_hf_and_vllm_agree_on_50_problems(pipeline, vllm):
     hf = HFEngine(*models.load(str(pipeline / "data/models/m1")), batch_size=16)
     test = read_table(pipeline / "data/prepare/test.parquet", PROBLEMS).head(50).collect()
     assert len(test) == 50
-    solve_t = prompts.template("solve_v1")
+    solve_t = prompts.template(load_key(str(pipeline / "params.yaml"), "prompts.solve", str))  # what M1 was trained on
     users = [hf.chat(prompts.solve_prompt(solve_t, q)) for q in test["problem"]]
     sp = Sampling(0.0, 1.0, 64, ())
     a = [o[0] for o in hf.generate(users, 1, sp, 0)]
