@@ -137,7 +137,7 @@ def main() -> None:
     verdicts = greedy([prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
                                             r["candidate_b"]) for r in eft.iter_rows(named=True)], 96)
     judged = sum(prompts.parse_verdict(o)[0] == b for o, b in zip(verdicts, eft["better"])) / len(eft)
-    res = dict(tag=a.tag, args=vars(a), params=sum(t.numel() for t in model.parameters()), wall=round(wall),
+    res = dict(tag=a.tag, args={k: v for k, v in vars(a).items() if k not in ("save", "out")}, params=sum(t.numel() for t in model.parameters()), wall=round(wall),
                tokens=tr.trained_tokens, tok_s=round(tr.trained_tokens / wall), steps=rows[-1]["step"],
                final_loss=rows[-1]["loss"], curve=[r["loss"] for r in rows[::max(1, len(rows) // 10)]],
                solve=round(solved / len(test), 3), step_arith=round(right / max(written, 1), 3), eft=judged,
