@@ -22,13 +22,12 @@ Run: dvc repro sft   (SRLM: dvc repro srlm_sft)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
 from psrlm import prompts
 from psrlm.errors import PsrlmError, run
-from psrlm.outputs import Outputs, is_main_process
+from psrlm.outputs import Outputs, is_main_process, load_json
 from psrlm.params import PromptsParams, TrainingParams, load_section
 from psrlm.sft import SftParams, as_chat, score_examples, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, SCORE_EFT, read_table
@@ -36,10 +35,7 @@ from psrlm.tables import EFT, PROBLEMS, SCORE_EFT, read_table
 
 def matched_tokens(report: str) -> int:
     """The tokens another SFT run trained on, read from its report (its `tokens` key)."""
-    try:
-        tokens = json.loads(Path(report).read_text())["tokens"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise PsrlmError(f"{report}: cannot read the SFT report's `tokens` ({type(e).__name__}: {e})") from e
+    tokens = load_json(Path(report), ("tokens",))["tokens"]
     if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
         raise PsrlmError(f"{report}: `tokens` must be a positive integer, got {tokens!r}")
     return tokens
