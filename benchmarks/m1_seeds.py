@@ -125,8 +125,8 @@ def main() -> None:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             rows.append(one_seed(seed, params, Path(tmp), args.prepared,
-                                 not args.no_lineage and args.params == str(ROOT / "params.yaml")
-                                 and args.prepared == ROOT / "data/prepare"))
+                                 not args.no_lineage and Path(args.params).resolve() == ROOT / "params.yaml"
+                                 and args.prepared.resolve() == ROOT / "data/prepare"))
         # Written after every seed (a seed is half an hour on an AVX2 machine): a cut run keeps
         # what it measured, and --resume goes on from it.
         report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": [*gflops, matmul_gflops()],
