@@ -561,8 +561,8 @@ def test_the_report_checks_every_metrics_file_before_it_writes(tmp_path, monkeyp
     for m in smoke_params()["pipeline"]["models_to_evaluate"]:
         (reports / "eval").mkdir(parents=True, exist_ok=True)
         (reports / "eval" / f"{m}.json").write_text(json.dumps(
-            {"synthetic": {"accuracy": 0.5}, "judge": {"accuracy": 0.5, "accuracy_a": 0.5, "accuracy_b": 0.5,
-                                                       "invalid": 0}}))
+            {"synthetic": {"accuracy": 0.5}, "synthetic_by_tier": {"base": {"accuracy": 0.5}},
+             "judge": {"accuracy": 0.5, "accuracy_a": 0.5, "accuracy_b": 0.5, "invalid": 0}}))
     (reports / "search").mkdir()
     (reports / "search" / "1.json").write_text("{}")
     out = tmp_path / "o"
