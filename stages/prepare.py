@@ -86,11 +86,18 @@ class PrepareParams:
     judge_train_size: Count
     judge_test_size: Count
     pool_sizes: tuple[Count, ...]
-    tiers: dict[str, dict[Literal[DIFFICULTY_KEYS], Count]]
-    pool_tiers: dict[Positive, str]
+    tiers: dict[str, dict[Literal[DIFFICULTY_KEYS], Count]] | None
+    pool_tiers: dict[Positive, str] | None
     tier_test_size: Count
     benchmarks_dir: str
     benchmark_limits: dict[str, Count | None]
+
+    def __post_init__(self) -> None:
+        # null is none: `dvc exp run -S` merges a mapping into the one already there, so only
+        # `-S prepare.tiers=null` clears the tiers of a params file that declares some.
+        for key in ("tiers", "pool_tiers"):
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, {})
 
     def check(self) -> None:
         if self.task == "files":
@@ -99,6 +106,9 @@ class PrepareParams:
                     raise ParamsError(f"prepare.{key}: the files task needs a JSONL or Parquet file")
             if self.files_columns.get("problem") is None:
                 raise ParamsError("prepare.files_columns.problem: the files task needs the problem's column")
+        if self.task != "synthetic" and (self.tiers or set(self.pool_tiers.values()) - {BASE}):
+            raise ParamsError(f"prepare.tiers: difficulty tiers are the synthetic task's; the {self.task} "
+                              "task needs tiers and pool_tiers null or {}")
         check_difficulty(difficulty(self), "prepare")
         for name, change in self.tiers.items():
             if name == BASE or not name.isidentifier():
@@ -110,9 +120,6 @@ class PrepareParams:
             if name != BASE and name not in self.tiers:
                 raise ParamsError(f"prepare.pool_tiers.{it}: unknown tier '{name}' (prepare.tiers has "
                                   f"{', '.join([BASE, *self.tiers])})")
-        if self.task != "synthetic" and (self.tiers or set(self.pool_tiers.values()) - {BASE}):
-            raise ParamsError(f"prepare.tiers: difficulty tiers are the synthetic task's; the {self.task} "
-                              "task needs tiers: {} and pool_tiers: {}")
         for key, table in (("op_weights", self.op_weights),
                            ("corruption_weights", self.corruption_weights)):
             if sum(table.values()) <= 0:

@@ -254,7 +254,7 @@ def main() -> None:
     judge = load_key(args.params, "search.judge", str)
     baseline = load_json(Path(args.baseline), ("token_budget", "learning_rate")) if BASELINE in models else None
     task_name = load_key(args.params, "prepare.task", TaskName)
-    tiers_of = load_key(args.params, "prepare.pool_tiers", dict[int, str])
+    tiers_of = load_key(args.params, "prepare.pool_tiers", dict[int, str] | None) or {}
     pool_tiers = {str(i): tiers_of.get(i, "base") for i in range(1, len(chain) + 1)}
     text = markdown(models, evals, search, dpo, rows, yaml.safe_load(PAPER.read_text()), judge, p.seed, baseline,
                     task_name, pool_tiers)

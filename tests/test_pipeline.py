@@ -414,7 +414,8 @@ def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(pipeline
     try:
         # The last model of each chain evaluated (every stage still runs; six fewer evaluations).
         ran = sh("dvc", "exp", "run", "-n", "gsm8k", "-S", "prepare.task=gsm8k",
-                 "-S", "prepare.tiers={}", "-S", "prepare.pool_tiers={}",  # tiers are the synthetic task's
+                 # tiers are the synthetic task's (null clears them: -S merges a mapping into the smoke one)
+                 "-S", "prepare.tiers=null", "-S", "prepare.pool_tiers=null",
                  *(a for k, v in sizes.items() for a in ("-S", f"prepare.{k}={v}")),
                  "-S", "sft.epochs=1.0", "-S", "own_eft.labels=rollouts", "-S", "own_eft.rollouts=2",
                  "-S", "pipeline.models_to_evaluate=[m3]", "-S", "srlm.models_to_evaluate=[m3]")

@@ -100,8 +100,9 @@ def test_a_tier_holds_its_difficulty_and_the_pool_named_for_it(prepared):
         assert r["gold_answer"] == str(value)
 
 
-def test_without_tiers_the_labelled_tables_are_the_same_bytes_and_the_folder_is_empty(prepared, tmp_path):
-    plain = prepare(tmp_path, prepare={"tiers": {}, "pool_tiers": {}})
+@pytest.mark.parametrize("none", [{}, None])
+def test_without_tiers_the_labelled_tables_are_the_same_bytes_and_the_folder_is_empty(prepared, tmp_path, none):
+    plain = prepare(tmp_path, prepare={"tiers": none, "pool_tiers": none})
     assert list((plain / "tiers").iterdir()) == []
     for name in ("ift_train", "eft_train", "eft_test", "test", "pools/iter_1", "judge_train", "judge_test"):
         assert (plain / f"{name}.parquet").read_bytes() == (prepared / f"{name}.parquet").read_bytes(), name
@@ -115,6 +116,7 @@ def test_without_tiers_the_labelled_tables_are_the_same_bytes_and_the_folder_is_
     ({"tiers": {"hard": {"digits": 3}}}, "prepare.tiers.hard: must be one of num_ops_min"),
     ({"tiers": {"base": {"num_ops_max": 5}}, "pool_tiers": {}}, "prepare.tiers.base: a tier name is a plain word"),
     ({"task": "gsm8k"}, "prepare.tiers: difficulty tiers are the synthetic task's"),
+    ({"task": "gsm8k", "tiers": None}, "prepare.tiers: difficulty tiers are the synthetic task's"),  # pool_tiers left
 ])
 def test_a_bad_tier_fails_in_one_line_writing_nothing(tmp_path, change, expected):
     params = smoke_params()
