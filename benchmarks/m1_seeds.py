@@ -79,7 +79,7 @@ def one_seed(seed: int, params: dict, tmp: Path, prepared: Path, lineage: bool) 
     stage("own_eft", "--params", str(p), "--model", str(model), "--problems",
           str(prepared / "judge_test.parquet"), "--out", str(tmp / "own"), "--report", str(tmp / "own.json"))
     stage("evaluate", "--params", str(p), "--model", str(model), "--test", str(prepared / "test.parquet"),
-          "--eft", str(prepared / "eft_test.parquet"), "--own-eft", str(tmp / "own/eft.parquet"),
+          "--tiers", str(prepared / "tiers"), "--eft", str(prepared / "eft_test.parquet"), "--own-eft", str(tmp / "own/eft.parquet"),
           "--benchmarks", str(prepared / "benchmarks.parquet"), "--out", str(tmp / "eval"),
           "--report", str(tmp / "eval.json"))
     report = json.loads((tmp / "eval.json").read_text())
@@ -87,6 +87,9 @@ def one_seed(seed: int, params: dict, tmp: Path, prepared: Path, lineage: bool) 
     row = {"seed": seed, "lineage": lineage}
     for key, (section, name) in METRICS.items():
         row[key] = report[section][name]
+    tiers = {t: m["accuracy"] for t, m in report["synthetic_by_tier"].items() if t != "base"}
+    if tiers:  # prepare.tiers: M1's greedy solve rate on each harder tier's test
+        row["solve_by_tier"] = tiers
     row.update(sft_tokens=sft["tokens"], sft_seconds=sft["train_seconds"],
                seconds=None if lineage else round(time.time() - start, 1))
     print(json.dumps(row), flush=True)

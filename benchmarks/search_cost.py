@@ -89,7 +89,7 @@ def run(eng, problems, p, judge_t, label, seed, solve_t, copies: bool) -> dict:
     counting = Counting(eng)
 
     def solve_prompt(problem, steps):
-        return counting.chat(prompts.solve_prompt(solve_t, problem), "".join(s + "\n" for s in steps))
+        return prompts.step_context(counting.chat, solve_t, problem, steps)
 
     cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, seed, p.multiplicity_weight,
                               judge_copies=copies)

@@ -7,7 +7,9 @@
 Experiments (as `dvc exp show --json` lists them) whose params differ only in `pipeline.seed` form
 one group (e.g. the three seeds of `search.judge=oracle`); each group is labelled by the params
 that tell the groups apart. For every group it reports each model's held-out synthetic accuracy
-and judge accuracy (mean, min-max over seeds), the gain M(last) - M1, and per iteration the pairs,
+and judge accuracy (mean, min-max over seeds), the same accuracy per difficulty tier where
+prepare.tiers declares tiers (`accuracy_by_tier`, `gain_by_tier`), the gain M(last) - M1, and per
+iteration the pairs,
 pair precision, judge accuracy on the model's own candidates and position consistency; and how
 much of the oracle group's gain each other group reaches. Nothing here trains or generates: it
 reads the metrics DVC stored with each experiment.
@@ -106,9 +108,19 @@ def summarize(group: dict) -> dict:
                for r in runs] for m in models}
     gains = [None if acc[last][k] is None or acc[first][k] is None
              else round(acc[last][k] - acc[first][k], 4) for k in range(len(runs))]
+    # Held-out accuracy per difficulty tier (prepare.tiers; base is the test above).
+    tiers = sorted({t for r in runs for m in models
+                    for t in _metric(r, f"reports/eval/{m}.json", "synthetic_by_tier") or {}},
+                   key=lambda t: (t != "base", t))
+    by_tier = {t: {m: [_metric(r, f"reports/eval/{m}.json", "synthetic_by_tier", t, "accuracy")
+                       if _current(r, m, iterations) else None for r in runs] for m in models} for t in tiers}
+    tier_gains = {t: [None if a[last][k] is None or a[first][k] is None else round(a[last][k] - a[first][k], 4)
+                      for k in range(len(runs))] for t, a in by_tier.items()}
     return {
         "label": group["label"], "seeds": [r["params"].get(SEED) for r in runs], "runs": [r["name"] for r in runs],
         "accuracy": {m: spread(v) for m, v in acc.items()},
+        "accuracy_by_tier": {t: {m: spread(v) for m, v in a.items()} for t, a in by_tier.items()},
+        "gain_by_tier": {t: spread(g) for t, g in tier_gains.items()},
         "judge_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "accuracy")
                                       for r in runs if _current(r, m, iterations)]) for m in models},
         "judge_own_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "own_accuracy")
@@ -145,6 +157,12 @@ def markdown(summaries: list[dict]) -> str:
         lines.append(f"| {s['label']} | {len(s['seeds'])} | "
                      + " | ".join(fmt(s["accuracy"][m]) for m in models)
                      + f" | {fmt(s['gain'])} | {share} |")
+    tiers = [t for t in summaries[0].get("accuracy_by_tier", {}) if t != "base"]
+    for t in tiers:
+        lines += ["", f"Held-out accuracy, {t} tier (prepare.tiers):", "",
+                  "| group | " + " | ".join(title(m) for m in models) + " | gain |", "|" + "---|" * (len(models) + 2)]
+        lines += [f"| {s['label']} | " + " | ".join(fmt(s["accuracy_by_tier"].get(t, {}).get(m)) for m in models)
+                  + f" | {fmt(s['gain_by_tier'].get(t))} |" for s in summaries]
     lines += ["", "Judge accuracy on held-out EFT pairs:", "",
               "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
     lines += [f"| {s['label']} | " + " | ".join(fmt(s["judge_accuracy"][m]) for m in models) + " |"

@@ -43,14 +43,23 @@ def _cut(text: str, stop: Sequence[str]) -> str:
     return text
 
 
+def chat_of(tok):
+    """`chat(user_text, reply_so_far="")` in `tok`'s chat template: one user turn, the assistant's
+    reply opened (and continued with `reply_so_far`, e.g. the steps chosen so far). Engines and
+    the training stages render prompts alike through it."""
+    def chat(user_text: str, reply_so_far: str = "") -> str:
+        return tok.apply_chat_template([{"role": "user", "content": user_text}],
+                                       add_generation_prompt=True, tokenize=False) + reply_so_far
+
+    return chat
+
+
 class _Chat:
     tok = None
 
     def chat(self, user_text: str, reply_so_far: str = "") -> str:
-        """`user_text` as one user turn in the model's chat template, the assistant's reply opened
-        (and continued with `reply_so_far`, e.g. the steps chosen so far)."""
-        return self.tok.apply_chat_template([{"role": "user", "content": user_text}],
-                                            add_generation_prompt=True, tokenize=False) + reply_so_far
+        """chat_of(the engine's tokenizer)."""
+        return chat_of(self.tok)(user_text, reply_so_far)
 
 
 class HFEngine(_Chat):

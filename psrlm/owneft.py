@@ -18,8 +18,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from psrlm.prompts import final_answer
-from psrlm.search import distinct, is_final
+from psrlm.prompts import final_answer, is_final
+from psrlm.search import distinct
 
 Sampler = Callable[[Sequence[str], int, int], list[list[str]]]  # (prompts, n, seed) -> texts
 

@@ -193,6 +193,9 @@ def _coerce(value, hint, where: str):
             raise ParamsError(f"{where}: expected null, got {value!r}")
         return None
     if origin in (typing.Union, types.UnionType):
+        given = [o for o in typing.get_args(hint) if o is not type(None)]
+        if value is not None and len(given) == 1:  # X | None given an X: X's own, precise error
+            return _coerce(value, given[0], where)
         for option in typing.get_args(hint):
             try:
                 return _coerce(value, option, where)

@@ -33,6 +33,13 @@ def solve_prompt(tmpl: str, problem: str) -> str:
     return render(tmpl, problem=problem)
 
 
+def step_context(chat, tmpl: str, problem: str, steps) -> str:
+    """What the solver is given before its next step: the solve prompt as a chat turn (`chat`: an
+    engine's, or psrlm.engine.chat_of a tokenizer), its reply opened with the steps so far, one
+    per line. The search, test-time scaling, own_eft and DPO's replay all build it here."""
+    return chat(solve_prompt(tmpl, problem), "".join(s + "\n" for s in steps))
+
+
 def judge_prompt(tmpl: str, problem: str, prefix_steps: list[str], step_a: str, step_b: str) -> str:
     steps = "\n".join(prefix_steps) if prefix_steps else "(none yet)"
     return render(tmpl, problem=problem, steps=steps, step_a=step_a, step_b=step_b)
@@ -67,3 +74,9 @@ def final_answer(text: str) -> str | None:
         if depth == 0:
             return text[i:j].strip()
     return None
+
+
+def is_final(step: str) -> bool:
+    """The step ends the solution: it holds a complete \\boxed{} answer, or it is empty (the model
+    ended the sequence). The search stops there, and DPO puts EOS after it (the `is_final` column)."""
+    return final_answer(step) is not None or step == ""

@@ -22,7 +22,7 @@ from typing import Annotated, Literal, NamedTuple, Protocol
 
 from psrlm import prompts
 from psrlm.params import Count, NonNegative, ParamsError, Positive, Probability, Range
-from psrlm.prompts import final_answer, parse_verdict
+from psrlm.prompts import final_answer, is_final, parse_verdict
 
 
 @dataclass(frozen=True)
@@ -161,12 +161,6 @@ def tie_order(seed: int, problem_id: str, loop: int, n: int) -> list[int]:
     order = list(range(n))
     random.Random(f"{seed}:{problem_id}:{loop}").shuffle(order)
     return order
-
-
-def is_final(step: str) -> bool:
-    """The step ends the solution: it holds a complete \\boxed{} answer, or it is empty (the model
-    ended the sequence). The search stops there, and DPO puts EOS after it (the `is_final` column)."""
-    return final_answer(step) is not None or step == ""
 
 
 def run_search(problems: Sequence[tuple[str, str]], engine: Engine, cfg: SearchConfig,

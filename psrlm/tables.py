@@ -150,6 +150,7 @@ EVAL_SOLVE = Schema(
     name="eval_solve",
     columns={
         "problem_id": pl.String(),
+        "tier": pl.String(),  # base (the held-out test) or a prepare.tiers name (its held-out test)
         "output": pl.String(),
         "answer": pl.String(),  # last \boxed{} of the output; null when there is none
         "gold_answer": pl.String(),
@@ -222,7 +223,7 @@ SEARCH_STEPS = Schema(
         "tie_rank": pl.Int64(),  # seeded order that breaks ties for best and worst (lower first)
         "chosen": pl.Boolean(),
         "rejected": pl.Boolean(),
-        # Ends the solution (psrlm.search.is_final: a \boxed{} answer or the end of the sequence);
+        # Ends the solution (psrlm.prompts.is_final: a \boxed{} answer or the end of the sequence);
         # the one place pairs and dpo learn where EOS goes.
         "is_final": pl.Boolean(),
         "kept": pl.Boolean(),  # chosen and never rolled back: part of the final solution
@@ -419,7 +420,7 @@ TTS_METHODS = ("greedy", "self", "oracle", "majority")
 EVAL_TTS = Schema(
     name="eval_tts",
     columns={
-        "source": pl.String(),  # "synthetic" or a benchmark's name
+        "source": pl.String(),  # "synthetic" (the test), "tier:<name>" (a tier's test) or a benchmark's name
         "problem_id": pl.String(),
         "method": pl.String(),  # greedy | self | oracle | majority
         "steps": pl.List(pl.String()),  # the solution the method settled on

@@ -41,7 +41,7 @@ def step_search(eng, p: TtsParams, judge: str, problems: Sequence[tuple[str, str
                 judge_t: str, label, count: Callable[[str], int]) -> list[dict]:
     """The search of psrlm/search.py at test time, one row per problem: its solution and cost."""
     def solve_prompt(problem: str, steps: list[str]) -> str:
-        return eng.chat(prompts.solve_prompt(solve_t, problem), "".join(s + "\n" for s in steps))
+        return prompts.step_context(eng.chat, solve_t, problem, steps)
 
     cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, p.seed, p.multiplicity_weight)
     steps, judgments, solutions = search.run_search(

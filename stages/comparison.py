@@ -61,16 +61,19 @@ def method_rows(chain: list[tuple[str, str]], psrlm: dict, srlm: dict, search: d
 
 
 def tts_rows(evals: dict[str, dict]) -> list[dict]:
-    """One row per model and test-time method (synthetic test), with its cost per problem."""
+    """One row per model, test (the synthetic test, then each difficulty tier's) and test-time
+    method, with its cost per problem."""
     rows = []
     for label, e in evals.items():
-        t = e.get("tts") or {}
-        for method in TTS_METHODS:
-            if t.get(method) is None and method not in t:
-                continue
-            cost = (t.get("cost") or {}).get(method, {})
-            rows.append({"model": label, "method": method, "n": t.get("n"), "accuracy": t.get(method),
-                         "judge_calls": cost.get("judge_calls"), "generated_tokens": cost.get("generated_tokens")})
+        tests = [(label, e.get("tts") or {})]
+        tests += [(f"{label}, {tier} tier", t) for tier, t in ((e.get("tts") or {}).get("tiers") or {}).items()]
+        for name, t in tests:
+            for method in TTS_METHODS:
+                if t.get(method) is None and method not in t:
+                    continue
+                cost = (t.get("cost") or {}).get(method, {})
+                rows.append({"model": name, "method": method, "n": t.get("n"), "accuracy": t.get(method),
+                             "judge_calls": cost.get("judge_calls"), "generated_tokens": cost.get("generated_tokens")})
     return rows
 
 
@@ -102,8 +105,11 @@ def markdown(methods: list[dict], tts: list[dict], paper: dict, task_name: str =
               "SRLM model, the best of w whole solutions by its own score); oracle: the same search judged by "
               "the exact checker, the ceiling of judge-guided search; majority: the most frequent answer of w "
               "sampled solutions. Cost per problem: judge calls and generated tokens (every sample counted).", "",
-              "| model | n | greedy | self | oracle | majority | judge calls (self) | tokens greedy | self | oracle | majority |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "self − greedy beside oracle − greedy is the generation–verification gap: what the model's own "
+              "judge adds to its greedy solutions, against what a perfect judge adds.", "",
+              "| model | n | greedy | self | oracle | majority | self − greedy | oracle − greedy "
+              "| judge calls (self) | tokens greedy | self | oracle | majority |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by_model: dict[str, dict[str, dict]] = {}
     for r in tts:
         by_model.setdefault(r["model"], {})[r["method"]] = r
@@ -114,10 +120,14 @@ def markdown(methods: list[dict], tts: list[dict], paper: dict, task_name: str =
         def tok(m: str) -> str:
             return f"{ms[m]['generated_tokens']:.0f}" if m in ms and ms[m]["generated_tokens"] is not None else "–"
 
+        def gap(m: str) -> str:
+            a, g = (ms.get(k, {}).get("accuracy") for k in (m, "greedy"))
+            return "–" if a is None or g is None else f"{100 * (a - g):+.1f}"
+
         n = next(iter(ms.values()))["n"]
         calls = ms.get("self", {}).get("judge_calls")
         lines.append(f"| {model} | {n} | {acc('greedy')} | {acc('self')} | {acc('oracle')} | {acc('majority')} | "
-                     f"{'–' if calls is None else calls} | {tok('greedy')} | {tok('self')} | {tok('oracle')} | {tok('majority')} |")
+                     f"{gap('self')} | {gap('oracle')} | {'–' if calls is None else calls} | {tok('greedy')} | {tok('self')} | {tok('oracle')} | {tok('majority')} |")
     lines += ["", "The paper's (72B, average of six benchmarks, %; not psrlm results): " + "; ".join(
         f"{m} greedy {v['greedy']} → test-time scaling {v['tts']}"
         for m, v in paper["test_time_scaling_72b"].items()) + ".", ""]

@@ -10,11 +10,22 @@ step, a final step (one with a \\boxed{} answer) with EOS — so no pair teaches
 mid-solution. The pairs are tokenized here (prompt tokens checked to be a prefix of prompt+step),
 because TRL's own preprocessing appends EOS to every completion.
 
-Reads:  params.yaml [dpo, pipeline.seed] (the seed of shuffling and dropout); --pairs (PAIRS); --model (M(i) folder).
-Writes: --out (M(i+1) folder); --log, loss, reward margin and accuracy every `dpo.logging_steps`
-        steps (TSV, DVC plots); --report, pairs, steps, tokens trained on (policy, every epoch) and
-        scored by the frozen reference (once), wall time and TRL's final reward margins and
-        accuracies (DVC metrics).
+Training that keeps what it learned (issue 28; ReST-EM, arXiv 2312.06585, trains each round from
+the base model; Lee et al. 2025, arXiv 2502.01612, on the union of all rounds): `dpo.union` adds the
+self-chosen pairs M(i) itself was trained on (its folder's train_pairs.parquet; none for M1), so
+M(i+1) learns from every round so far; `dpo.replay_pairs` adds that many labelled step pairs of
+prepare's EFT train table (gold step chosen, corrupted step rejected; a fresh draw per iteration,
+seeded), a replay of what SFT taught; `dpo.init: first` starts M(i+1) (and its reference) from M1
+(--first) instead of M(i). Every model folder this stage writes holds train_pairs.parquet (PAIRS):
+the self-chosen pairs it was trained on, this iteration's alone or the union.
+
+Reads:  params.yaml [dpo, pipeline.seed, prompts.solve] (the seed of shuffling, dropout and the
+        replay draw); --pairs (PAIRS); --model (M(i) folder); --first (M1 folder); --replay (EFT).
+Writes: --out (M(i+1) folder, with train_pairs.parquet); --log, loss, reward margin and accuracy
+        every `dpo.logging_steps` steps (TSV, DVC plots); --report, pairs (this iteration's, the
+        union's, the replay's), steps, tokens trained on (policy, every epoch) and scored by the
+        frozen reference (once), wall time and TRL's final reward margins and accuracies (DVC
+        metrics).
 
 Run: dvc repro dpo@1   (or: python stages/dpo.py --pairs ... --model data/models/m1 --out data/models/m2 ...)
 """
@@ -30,12 +41,12 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import trainlog
+from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
 from psrlm.outputs import Outputs, is_main_process
-from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share, TrainingParams, load_key,
-                          load_section)
-from psrlm.tables import PAIRS, read_table
+from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share, TrainingParams,
+                          load_key, load_section)
+from psrlm.tables import EFT, PAIRS, read_table, write_table
 
 
 # TRL 1.16's DPO losses (trl/trainer/dpo_trainer.py): its config accepts any string and fails
@@ -56,6 +67,9 @@ class DpoParams:
     warmup_ratio: Share
     max_length: Positive
     logging_steps: Positive
+    union: bool
+    replay_pairs: Count
+    init: Literal["current", "first"]
 
     def check(self) -> None:
         from transformers.training_args import OptimizerNames
@@ -72,8 +86,29 @@ LOG = {"loss": "loss", "margin": "rewards/margins", "accuracy": "rewards/accurac
        "chosen_reward": "rewards/chosen", "rejected_reward": "rewards/rejected"}
 
 
+TRAINED = "train_pairs.parquet"  # in every model folder this stage writes: the self-chosen pairs it learned
+# The columns tokenize_pairs reads: a self-chosen pair (PAIRS) or a labelled replay pair.
+TRAIN_COLUMNS = ("problem_id", "step_idx", "prompt", "chosen", "rejected", "is_final_step", "rejected_is_final")
+
+
+def replay(eft: pl.DataFrame, n: int, seed: int, chat, solve_t: str) -> pl.DataFrame:
+    """`n` labelled step pairs drawn from the EFT table with `seed` (all of them when it has no
+    more), as training rows: the better candidate chosen, the other rejected, after the same
+    context the search gives the solver (psrlm.prompts.step_context)."""
+    rows = eft.sample(min(n, eft.height), seed=seed, shuffle=True)
+    out = []
+    for r in rows.iter_rows(named=True):
+        good, bad = ((r["candidate_a"], r["candidate_b"]) if r["better"] == "A"
+                     else (r["candidate_b"], r["candidate_a"]))
+        out.append({"problem_id": f"replay:{r['pair_id']}", "step_idx": r["step_idx"],
+                    "prompt": prompts.step_context(chat, solve_t, r["problem"], r["prefix_steps"]),
+                    "chosen": good, "rejected": bad, "is_final_step": prompts.is_final(good), "rejected_is_final": prompts.is_final(bad)})
+    return pl.DataFrame(out, schema={c: (pl.Int64 if c == "step_idx" else pl.Boolean if "final" in c else pl.String)
+                                     for c in TRAIN_COLUMNS})
+
+
 def step_completion(step: str, final: bool, eos: str) -> str:
-    """A step as the model writes it: a final step (the search's `is_final`: a \\boxed{} answer, or
+    """A step as the model writes it: a final step (psrlm.prompts.is_final: a \\boxed{} answer, or
     the end of the sequence) ends with EOS, any other with the newline after which the next step
     begins."""
     return step + (eos if final else "\n")
@@ -85,7 +120,7 @@ def tokenize_pairs(pairs: pl.DataFrame, tok, max_length: int) -> tuple[dict[str,
     completion is tokenized together with its prompt and cut after the prompt's tokens, which must
     be a prefix: otherwise the model would be trained on a context it never sees at search time,
     so that is an error, not a warning. Whether a step ends with EOS is the pairs table's
-    `is_final_step` / `rejected_is_final`, which the search decided (psrlm.search.is_final)."""
+    `is_final_step` / `rejected_is_final`, which the search decided (psrlm.prompts.is_final)."""
     out: dict[str, list[list[int]]] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
     too_long = 0
     for r in pairs.iter_rows(named=True):
@@ -153,6 +188,9 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--pairs", required=True)
     ap.add_argument("--model", required=True)
+    ap.add_argument("--first", help="M1's folder (dpo.init: first starts from it)")
+    ap.add_argument("--replay", help="prepare's EFT train table (dpo.replay_pairs draws from it)")
+    ap.add_argument("--iteration", type=int, default=1, help="i: seeds the replay draw with pipeline.seed")
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--report", required=True)
@@ -161,31 +199,48 @@ def main() -> None:
     p = load_section(args.params, "dpo", DpoParams)
     training = load_section(args.params, "training", TrainingParams)
     pairs = read_table(args.pairs, PAIRS).collect()
-    too_long = 0
-    if pairs.height:
-        from transformers import AutoTokenizer
+    start = args.first if p.init == "first" else args.model
+    if start is None:
+        raise PsrlmError("dpo.init: first needs --first (M1's folder)")
+    if p.replay_pairs and args.replay is None:
+        raise PsrlmError("dpo.replay_pairs: needs --replay (prepare's EFT train table)")
+    earlier = Path(args.model) / TRAINED  # what M(i) was trained on (absent for M1)
+    union = pl.concat([read_table(earlier, PAIRS).collect(), pairs]) if p.union and earlier.is_file() else pairs
+    from transformers import AutoTokenizer
 
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        data, too_long = tokenize_pairs(pairs, AutoTokenizer.from_pretrained(args.model), p.max_length)
+    from psrlm.engine import chat_of
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    tok = AutoTokenizer.from_pretrained(start)
+    extra = replay(read_table(args.replay, EFT).collect(), p.replay_pairs, seed * 1000 + args.iteration,
+                   chat_of(tok), prompts.template(load_key(args.params, "prompts.solve", str))) \
+        if p.replay_pairs else None  # a fresh draw per iteration
+    rows = pl.concat([union.select(TRAIN_COLUMNS), *([extra] if extra is not None else [])])
+    too_long = 0
+    if rows.height:
+        data, too_long = tokenize_pairs(rows, tok, p.max_length)
         if too_long:
-            print(f"dpo: WARNING dropped {too_long} of {pairs.height} pairs longer than dpo.max_length "
+            print(f"dpo: WARNING dropped {too_long} of {rows.height} pairs longer than dpo.max_length "
                   f"({p.max_length} tokens)")
     with Outputs(commit=is_main_process()) as o:
-        if pairs.height == too_long:
+        out = o.path(args.out)
+        if rows.height == too_long:
             # Nothing to learn from: M(i+1) is M(i), said loudly and recorded, so the chain still runs.
             print(f"dpo: WARNING {args.pairs} holds no trainable pairs; {args.out} is a copy of {args.model}")
-            trainlog.untrained(args.model, o.path(args.out), o.path(args.log), LOG)
+            trainlog.untrained(args.model, out, o.path(args.log), LOG)
             stats = {"trained": False, "steps": 0, "train_tokens": 0, "reference_tokens": 0}
         else:
-            stats = train(args.model, data, p, seed, o.path(args.out), o.path(args.log), training)
+            stats = train(start, data, p, seed, out, o.path(args.log), training)
             # The training compute a baseline of plain SFT must match: tokens through the policy
             # (prompt + step, chosen and rejected) every epoch, and one forward pass of the reference.
             stats["tokens_per_epoch"] = sum(2 * len(pr) + len(c) + len(r) for pr, c, r in
                                             zip(data["prompt_ids"], data["chosen_ids"], data["rejected_ids"]))
             stats["train_tokens"] = round(stats["tokens_per_epoch"] * p.epochs)
             stats["reference_tokens"] = stats["tokens_per_epoch"]
-        stats.update(pairs=pairs.height, pairs_too_long=too_long,
-                     final_step_pairs=int(pairs["is_final_step"].sum()))
+        if is_main_process():  # the lineage of M(i+1): the self-chosen pairs it learned from
+            write_table(union, out / TRAINED, PAIRS)
+        stats.update(pairs=pairs.height, union_pairs=union.height, replay_pairs=0 if extra is None else extra.height,
+                     init=p.init, pairs_too_long=too_long, final_step_pairs=int(pairs["is_final_step"].sum()))
         o.json(args.report, stats)
     print(f"dpo: {stats}")
 

@@ -2,12 +2,17 @@
 benchmarks, and its judge accuracy on the held-out EFT pairs (method.md §7) and on the held-out
 own-sample pairs (the SFT model's own right and wrong steps, both orders; stage own_eft@test).
 
-Test-time scaling (paper Table 5, psrlm/tts.py): on the first `tts.test_limit` test problems (and
-the `tts.benchmark_limits` rows), the step search with the model's own judge (`self`), with the
-exact checker (`oracle`) and majority voting over w sampled solutions (`majority`), each graded like
-greedy and costed in judge calls and generated tokens. With `--judge score` the model is the
-outcome-based SRLM baseline's: its judge is measured on held-out whole-solution scores
-(--score-eft, SCORE_EFT) instead of step pairs, and its `self` is the best of w by its own score.
+Difficulty tiers (prepare.tiers): every tier's held-out test in --tiers (<tier>.parquet; the folder
+is empty without tiers) is solved greedily too, rows marked by `tier` in solve.parquet (the test's
+rows are tier `base`), and gets its own test-time scaling.
+
+Test-time scaling (paper Table 5, psrlm/tts.py): on the first `tts.test_limit` problems of the test
+and of each tier (and the `tts.benchmark_limits` rows), the step search with the model's own judge
+(`self`), with the exact checker (`oracle`) and majority voting over w sampled solutions
+(`majority`), each graded like greedy and costed in judge calls and generated tokens. With
+`--judge score` the model is the outcome-based SRLM baseline's: its judge is measured on held-out
+whole-solution scores (--score-eft, SCORE_EFT) instead of step pairs, and its `self` is the best
+of w by its own score.
 
 The answer is the last \\boxed{} of the greedy solution. Synthetic gold answers are integers,
 compared exactly; benchmark answers are graded by mathematical equivalence (math-verify in worker
@@ -15,16 +20,18 @@ processes under a time limit, psrlm/grade.py), each row with a status. The verdi
 [[A]]/[[B]]; an unparseable judgment counts as wrong and is counted separately, never read as a
 verdict.
 
-Reads:  params.yaml [evaluate, tts, prompts, engine]; --model (HF folder); --test (PROBLEMS);
-        --eft (EFT); --own-eft (EFT); --benchmarks (BENCHMARKS); with --judge score: --score-eft
-        (SCORE_EFT) instead of --eft and --own-eft.
+Reads:  params.yaml [evaluate, tts, prompts, engine]; --model (HF folder); --test (PROBLEMS); --tiers
+        (a folder of PROBLEMS); --eft (EFT); --own-eft (EFT); --benchmarks (BENCHMARKS); with --judge
+        score: --score-eft (SCORE_EFT) instead of --eft and --own-eft.
 Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet and --out/judge_own.parquet (EVAL_JUDGE),
         --out/benchmarks.parquet (EVAL_BENCHMARK), --out/tts.parquet (EVAL_TTS); with --judge score
         --out/judge_score.parquet (EVAL_SCORE) instead of the two judge tables; --report, metrics JSON with
-        `synthetic.accuracy`, `judge.accuracy`, `judge.accuracy_a`, `judge.accuracy_b`,
-        `judge.invalid`, `judge.own_accuracy` (with its A/B split, invalid count and position
-        consistency), `benchmarks.<name>.accuracy` and `.n`, steps per answer and step length,
-        `tts.greedy`, `tts.self`, `tts.oracle`, `tts.majority` and their cost (DVC metrics).
+        `synthetic.accuracy`, `synthetic_by_tier.<tier>` (the same keys per tier), `judge.accuracy`,
+        `judge.accuracy_a`, `judge.accuracy_b`, `judge.invalid`, `judge.own_accuracy` (with its A/B
+        split, invalid count and position consistency), `benchmarks.<name>.accuracy` and `.n`, steps
+        per answer and step length, `tts.greedy`, `tts.self`, `tts.oracle`, `tts.majority`, their
+        cost and `tts.gap` (self and oracle minus greedy), the same per tier under
+        `tts.tiers.<tier>` (DVC metrics).
 
 Run: dvc repro evaluate@m1   (or: python stages/evaluate.py --model data/models/m1 ...)
 """
@@ -68,12 +75,13 @@ def answer_statuses(answers: list[str | None], golds: list[str], the_task) -> pl
                       for a, g in zip(answers, golds)], dtype=pl.String)
 
 
-def score_solutions(test: pl.DataFrame, outputs: list[str], the_task) -> pl.DataFrame:
+def score_solutions(test: pl.DataFrame, outputs: list[str], the_task, tier: str = "base") -> pl.DataFrame:
     answers = [prompts.final_answer(o) for o in outputs]
     rows = list(test.iter_rows(named=True))
     steps_right = [the_task.solution_right(r, o) for o, r in zip(outputs, rows)]
     arithmetic = [the_task.arithmetic_right(o) for o in outputs]
     return test.select("problem_id", "gold_answer").with_columns(
+        tier=pl.lit(tier, dtype=pl.String),
         output=pl.Series(outputs, dtype=pl.String), answer=pl.Series(answers, dtype=pl.String),
         steps_right=pl.Series(steps_right, dtype=pl.Boolean),
         arithmetic_right=pl.Series([r for r, _ in arithmetic], dtype=pl.Int64),
@@ -186,8 +194,13 @@ def tts_frame(rows: list[dict], source: str, gold: dict[str, str | None], the_ta
                            ).with_columns(correct=pl.col("status") == "correct")
 
 
+TIER = "tier:"  # EVAL_TTS.source of a tier's test: tier:<name>
+
+
 def tts_metrics(df: pl.DataFrame) -> dict:
-    """Accuracy of each method, and its mean judge calls and generated tokens per problem."""
+    """Accuracy of each method, its mean judge calls and generated tokens per problem, and each
+    search's gain over greedy on the same problems (`gap`: self - greedy beside oracle - greedy,
+    the generation-verification gap); the test's at the top, then `tiers` and `benchmarks`."""
     out: dict = {}
     for (source,), g in sorted(df.group_by("source")):
         m = {"n": g["problem_id"].n_unique()}
@@ -195,8 +208,11 @@ def tts_metrics(df: pl.DataFrame) -> dict:
             m[method] = _acc(h)
             m.setdefault("cost", {})[method] = {"judge_calls": round(float(h["judge_calls"].mean()), 2),
                                                 "generated_tokens": round(float(h["generated_tokens"].mean()), 1)}
+        m["gap"] = {k: round(m[k] - m["greedy"], 4) for k in ("self", "oracle")
+                    if m.get(k) is not None and m.get("greedy") is not None}
         out[source] = m
-    return out.pop("synthetic", {}) | ({"benchmarks": out} if out else {})
+    tiers = {s.removeprefix(TIER): out.pop(s) for s in list(out) if s.startswith(TIER)}
+    return out.pop("synthetic", {}) | ({"tiers": tiers} if tiers else {}) | ({"benchmarks": out} if out else {})
 
 
 def synthetic_metrics(solve: pl.DataFrame) -> dict:
@@ -211,9 +227,15 @@ def synthetic_metrics(solve: pl.DataFrame) -> dict:
             **step_stats(solve["output"])}
 
 
+def tier_metrics(solve: pl.DataFrame) -> dict:
+    """synthetic_metrics of every tier's rows (base: the held-out test's)."""
+    return {tier: synthetic_metrics(g) for (tier,), g in sorted(solve.group_by("tier"))}
+
+
 def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
     return {
-        "synthetic": synthetic_metrics(solve),
+        "synthetic": synthetic_metrics(solve.filter(pl.col("tier") == "base")),
+        "synthetic_by_tier": tier_metrics(solve),
         "judge": {"n": len(judge), "accuracy": _acc(judge),
                   "accuracy_a": _acc(judge.filter(pl.col("better") == "A")),
                   "accuracy_b": _acc(judge.filter(pl.col("better") == "B")),
@@ -231,6 +253,8 @@ def main() -> None:
     ap.add_argument("--judge", choices=("step", "score"), default="step",
                     help="the model's judge: pairwise steps (the method) or 0-5 whole-solution scores (SRLM)")
     ap.add_argument("--test", default="data/prepare/test.parquet")
+    ap.add_argument("--tiers", default="data/prepare/tiers",
+                    help="folder of the other tiers' held-out tests (<tier>.parquet, PROBLEMS; may be empty)")
     ap.add_argument("--eft", default="data/prepare/eft_test.parquet")
     ap.add_argument("--own-eft", default="data/own_eft/test/eft.parquet")
     ap.add_argument("--score-eft", default="data/prepare/score_eft_test.parquet")
@@ -246,6 +270,10 @@ def main() -> None:
 
     test = read_table(args.test, PROBLEMS)
     test = (test.head(p.test_limit) if p.test_limit is not None else test).collect()
+    tier_dir = Path(args.tiers)
+    if not tier_dir.is_dir():
+        raise PsrlmError(f"{tier_dir}: tiers folder not found (prepare writes it, empty without prepare.tiers)")
+    tier_tests = {f.stem: read_table(f, PROBLEMS).collect() for f in sorted(tier_dir.glob("*.parquet"))}
     if args.judge == "step":
         eft = read_table(args.eft, EFT)
         eft = (eft.head(p.eft_limit) if p.eft_limit is not None else eft).collect()
@@ -280,6 +308,8 @@ def main() -> None:
     start = time.time()
     solve_out = greedy([prompts.solve_prompt(solve_t, q) for q in test["problem"]],
                        p.max_new_tokens_solve, "solve")
+    tier_out = {name: greedy([prompts.solve_prompt(solve_t, q) for q in t["problem"]],
+                             p.max_new_tokens_solve, f"solve {name}") for name, t in tier_tests.items()}
 
     def judge(pairs: pl.DataFrame, desc: str) -> list[str]:
         return greedy([prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
@@ -295,14 +325,20 @@ def main() -> None:
                        p.max_new_tokens_benchmark, "benchmarks")
     generation = time.time() - start
 
-    # Test-time scaling on the first tts.test_limit problems, greedy's answers beside it.
+    # Test-time scaling on the first tts.test_limit problems of the test and of every tier, greedy's
+    # answers beside it: self - greedy against oracle - greedy is the generation-verification gap.
     start = time.time()
-    tts_test = test.head(tp.test_limit) if tp.test_limit is not None else test
     kw = {"judge_kind": args.judge, "solve_t": solve_t, "judge_t": judge_t, "score_t": score_t}
-    rows = tts.run(engine, tp, list(zip(tts_test["problem_id"], tts_test["problem"])),
-                   label=search.truth_labeler(tts_test, the_task), **kw) if tp.methods and tts_test.height else []
-    rows += tts.greedy_rows(engine, tts_test["problem_id"], solve_out)  # zip: the first tts_test rows
-    frames = [tts_frame(rows, "synthetic", dict(zip(test["problem_id"], test["gold_answer"])), the_task)]
+
+    def scaled(problems: pl.DataFrame, greedy_out: list[str], source: str) -> pl.DataFrame:
+        first = problems.head(tp.test_limit) if tp.test_limit is not None else problems
+        rows = tts.run(engine, tp, list(zip(first["problem_id"], first["problem"])),
+                       label=search.truth_labeler(first, the_task), **kw) if tp.methods and first.height else []
+        rows += tts.greedy_rows(engine, first["problem_id"], greedy_out)  # zip: the first rows
+        return tts_frame(rows, source, dict(zip(first["problem_id"], first["gold_answer"])), the_task)
+
+    frames = [scaled(test, solve_out, "synthetic"),
+              *(scaled(t, tier_out[name], f"{TIER}{name}") for name, t in tier_tests.items())]
     tts_bench = first_rows(tp.benchmark_limits)
     for (name,), g in sorted(tts_bench.group_by("benchmark")) if tp.methods else []:
         # Benchmarks have no step checker: self and majority only, graded by equivalence.
@@ -314,7 +350,8 @@ def main() -> None:
     tts_df = pl.concat(frames, how="vertical")
     tts_seconds = time.time() - start
 
-    solve = score_solutions(test, solve_out, the_task)
+    solve = pl.concat([score_solutions(test, solve_out, the_task),
+                       *(score_solutions(t, tier_out[name], the_task, name) for name, t in tier_tests.items())])
     scored = score_benchmarks(bench, bench_out, p.grade_seconds, p.grade_workers)
     out = Path(args.out)
     if args.judge == "step":
@@ -324,7 +361,8 @@ def main() -> None:
         tables = [(judged, out / "judge.parquet", EVAL_JUDGE), (judged_own, out / "judge_own.parquet", EVAL_JUDGE)]
     else:
         judged = score_judgments_of(score_eft, score_out)
-        report = {"synthetic": synthetic_metrics(solve), "judge": score_metrics(judged)}
+        report = {"synthetic": synthetic_metrics(solve.filter(pl.col("tier") == "base")),
+                  "synthetic_by_tier": tier_metrics(solve), "judge": score_metrics(judged)}
         tables = [(judged, out / "judge_score.parquet", EVAL_SCORE)]
     report |= {
         "benchmarks": benchmark_metrics(scored, p.benchmark_limits),
@@ -335,7 +373,9 @@ def main() -> None:
                       (scored, out / "benchmarks.parquet", EVAL_BENCHMARK), (tts_df, out / "tts.parquet", EVAL_TTS)], o)
         o.json(args.report, report)
     t = report["tts"]
-    print(f"evaluate: synthetic {report['synthetic']['accuracy']} of {len(solve)}, "
+    print(f"evaluate: synthetic {report['synthetic']['accuracy']} of {report['synthetic']['n']}, "
+          + "".join(f"tier {k} {v['accuracy']} of {v['n']}, " for k, v in report["synthetic_by_tier"].items()
+                    if k != "base") +
           f"judge {report['judge']['accuracy']} ({report['judge']['invalid']} invalid), "
           f"judge own {report['judge'].get('own_accuracy')}, tts on {t.get('n')}: "
           + ", ".join(f"{m} {t.get(m)}" for m in ("greedy", "self", "oracle", "majority")) + "; benchmarks "

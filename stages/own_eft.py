@@ -89,7 +89,7 @@ def main() -> None:
     rows = owneft.rollouts(
         [(pid, q["problem"], the_task.max_steps(q)) for pid, q in problems.items()],
         lambda ps, n, seed: eng.generate(ps, n, sp, seed, "sample"), p.width, p.seed,
-        lambda text, steps: eng.chat(prompts.solve_prompt(solve_t, text), "".join(s + "\n" for s in steps)))
+        lambda text, steps: prompts.step_context(eng.chat, solve_t, text, steps))
     for r in rows:
         r["truth"] = the_task.step_truth(problems[r["problem_id"]], r["prefix_steps"], r["text"])
         r["correct"] = r["truth"] == "correct"
@@ -97,7 +97,7 @@ def main() -> None:
     if p.labels == "rollouts":
         # k completions after every candidate, one batch; the checker's labels only measure them.
         roll_sp = engine.Sampling(p.temperature, p.top_p, p.rollout_max_tokens, ())
-        finals = [search.is_final(r["text"]) for r in rows]
+        finals = [prompts.is_final(r["text"]) for r in rows]
         todo = [i for i, f in enumerate(finals) if not f]
         outs = eng.generate([eng.chat(prompts.solve_prompt(solve_t, problems[rows[i]["problem_id"]]["problem"]),
                                       "".join(s + "\n" for s in rows[i]["prefix_steps"] + [rows[i]["text"]]))

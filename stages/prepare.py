@@ -6,7 +6,10 @@ Writes (under --out, schemas in psrlm/tables.py):
   eft_train.parquet          EFT       gold step vs a corrupted one, with the target judgment
   eft_test.parquet           EFT       held-out judge pairs (paper: 500)
   test.parquet               PROBLEMS  held-out synthetic test
-  pools/iter_<i>.parquet     PROBLEMS  prompt pool of self-rewarding iteration i (gold kept for audit)
+  pools/iter_<i>.parquet     PROBLEMS  prompt pool of self-rewarding iteration i, from the tier
+                                       `prepare.pool_tiers` names for it (gold kept for audit only)
+  tiers/<tier>.parquet       PROBLEMS  held-out test of every tier of `prepare.tiers` (the folder is
+                                       empty without tiers; `test` is the base tier's)
   judge_train.parquet        PROBLEMS  problems the model's own judge pairs are sampled on (own_eft)
   judge_test.parquet         PROBLEMS  problems of the held-out own-sample judge test (own_eft)
   score_eft_train.parquet    SCORE_EFT the SRLM baseline's judge examples: the EFT train problems'
@@ -18,6 +21,12 @@ Splits are disjoint by construction: one stream of distinct problems is cut in a
 adding an iteration's pool at the end leaves every earlier table byte-identical. The two judge
 splits come from a second stream that skips every problem of the first: disjoint from them, and
 unchanged by their sizes (unless a new pool problem happens to equal a judge problem).
+
+Tiers (synthetic task): `prepare.tiers` names harder (or other) difficulties, each the base keys
+with some replaced. Everything labelled (IFT, EFT, the judge splits, score EFT) and `test` are the
+base tier's; a pool is drawn from the tier `prepare.pool_tiers` names for its iteration, and each
+tier has a held-out test of `tier_test_size` problems. Each tier is its own stream (seeded by
+prepare.seed and its name), after the base and judge streams and skipping all their problems.
 
 The task (psrlm/task.py) is the embedded default's synthetic arithmetic (`synthetic`), GSM8K
 (`gsm8k`: the benchmarks folder's gsm8k/train.jsonl cut into the training splits, its test.jsonl
@@ -31,6 +40,7 @@ Run: dvc repro prepare   (or: python stages/prepare.py --out data/prepare --repo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +54,11 @@ from psrlm.errors import PsrlmError, run
 from psrlm.params import Count, NonNegative, ParamsError, Positive, Range, TaskName, load_key, load_section
 from psrlm.outputs import Outputs
 from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, SCORE_EFT, write_tables
+
+
+# The synthetic difficulty keys a tier may replace (prepare.tiers).
+DIFFICULTY_KEYS = ("num_ops_min", "num_ops_max", "start_min", "start_max", "addsub_max", "muldiv_max", "value_max")
+BASE = "base"  # the tier of the keys themselves: every labelled split, the test and unlisted pools
 
 
 @dataclass(frozen=True)
@@ -71,8 +86,18 @@ class PrepareParams:
     judge_train_size: Count
     judge_test_size: Count
     pool_sizes: tuple[Count, ...]
+    tiers: dict[str, dict[Literal[DIFFICULTY_KEYS], Count]] | None
+    pool_tiers: dict[Positive, str] | None
+    tier_test_size: Count
     benchmarks_dir: str
     benchmark_limits: dict[str, Count | None]
+
+    def __post_init__(self) -> None:
+        # null is none: `dvc exp run -S` merges a mapping into the one already there, so only
+        # `-S prepare.tiers=null` clears the tiers of a params file that declares some.
+        for key in ("tiers", "pool_tiers"):
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, {})
 
     def check(self) -> None:
         if self.task == "files":
@@ -81,12 +106,20 @@ class PrepareParams:
                     raise ParamsError(f"prepare.{key}: the files task needs a JSONL or Parquet file")
             if self.files_columns.get("problem") is None:
                 raise ParamsError("prepare.files_columns.problem: the files task needs the problem's column")
-        if self.num_ops_min > self.num_ops_max:
-            raise ParamsError("prepare.num_ops_min: must be <= num_ops_max")
-        if self.start_min > self.start_max:
-            raise ParamsError("prepare.start_min: must be <= start_max")
-        if self.value_max < self.start_max:
-            raise ParamsError("prepare.value_max: must be >= start_max")
+        if self.task != "synthetic" and (self.tiers or set(self.pool_tiers.values()) - {BASE}):
+            raise ParamsError(f"prepare.tiers: difficulty tiers are the synthetic task's; the {self.task} "
+                              "task needs tiers and pool_tiers null or {}")
+        check_difficulty(difficulty(self), "prepare")
+        for name, change in self.tiers.items():
+            if name == BASE or not name.isidentifier():
+                raise ParamsError(f"prepare.tiers.{name}: a tier name is a plain word other than '{BASE}'")
+            check_difficulty(tier_difficulty(self, name), f"prepare.tiers.{name}")
+        for it, name in self.pool_tiers.items():
+            if it > len(self.pool_sizes):
+                raise ParamsError(f"prepare.pool_tiers.{it}: no such pool (pool_sizes has {len(self.pool_sizes)})")
+            if name != BASE and name not in self.tiers:
+                raise ParamsError(f"prepare.pool_tiers.{it}: unknown tier '{name}' (prepare.tiers has "
+                                  f"{', '.join([BASE, *self.tiers])})")
         for key, table in (("op_weights", self.op_weights),
                            ("corruption_weights", self.corruption_weights)):
             if sum(table.values()) <= 0:
@@ -96,6 +129,22 @@ class PrepareParams:
 def difficulty(p: PrepareParams) -> arith.Difficulty:
     return arith.Difficulty(p.num_ops_min, p.num_ops_max, p.start_min, p.start_max, p.addsub_max,
                             p.muldiv_max, p.value_max, p.op_weights)
+
+
+def tier_difficulty(p: PrepareParams, name: str) -> arith.Difficulty:
+    """The base difficulty with the keys tier `name` replaces."""
+    return difficulty(p) if name == BASE else dataclasses.replace(difficulty(p), **p.tiers[name])
+
+
+def check_difficulty(d: arith.Difficulty, where: str) -> None:
+    if d.num_ops_min > d.num_ops_max:
+        raise ParamsError(f"{where}.num_ops_min: must be <= num_ops_max")
+    if d.start_min > d.start_max:
+        raise ParamsError(f"{where}.start_min: must be <= start_max")
+    if d.value_max < d.start_max:
+        raise ParamsError(f"{where}.value_max: must be >= start_max")
+    if d.muldiv_max < 2 or min(d.num_ops_min, d.addsub_max, d.value_max) < 1:
+        raise ParamsError(f"{where}: num_ops_min, addsub_max and value_max must be >= 1, muldiv_max >= 2")
 
 
 def distinct_problems(rng: random.Random, d: arith.Difficulty, n: int,
@@ -201,14 +250,28 @@ def synthetic_tables(p: PrepareParams, sizes: dict[str, int], judgment, out: Pat
     """The synthetic task's tables and its pools (frames by split name)."""
     rng = random.Random(p.seed)
     d = difficulty(p)
-    problems = distinct_problems(rng, d, sum(sizes.values()))
+    tier_of = {f"pool{i}": p.pool_tiers.get(i, BASE) for i in range(1, len(p.pool_sizes) + 1)}
+    base_sizes = {k: n for k, n in sizes.items() if tier_of.get(k, BASE) == BASE}
+    problems = distinct_problems(rng, d, sum(base_sizes.values()))
     split, start = {}, 0
-    for name, n in sizes.items():  # fixed order: appending a pool changes no earlier split
+    for name, n in base_sizes.items():  # fixed order: appending a pool changes no earlier split
         split[name], start = problems[start: start + n], start + n
-    judge = distinct_problems(random.Random(p.seed + 3), d, p.judge_train_size + p.judge_test_size,
-                              frozenset((q.start, q.ops, q.operands) for q in problems))
+    taken = frozenset((q.start, q.ops, q.operands) for q in problems)
+    judge = distinct_problems(random.Random(p.seed + 3), d, p.judge_train_size + p.judge_test_size, taken)
     # The held-out test first: its problems do not move when the judge phase's size changes.
     split["judge_test"], split["judge_train"] = judge[:p.judge_test_size], judge[p.judge_test_size:]
+    taken |= {(q.start, q.ops, q.operands) for q in judge}
+    # Each tier its own stream, in params order (a tier added at the end moves no earlier one), none
+    # of whose problems is in an earlier split: its held-out test first, then its pools in order.
+    tier_tests = {}
+    for name in p.tiers:
+        pools = [k for k, t in tier_of.items() if t == name]
+        drawn = distinct_problems(random.Random(f"{p.seed}:{name}"), tier_difficulty(p, name),
+                                  p.tier_test_size + sum(sizes[k] for k in pools), taken)
+        tier_tests[name], start = drawn[:p.tier_test_size], p.tier_test_size
+        for k in pools:
+            split[k], start = drawn[start: start + sizes[k]], start + sizes[k]
+        taken |= {(q.start, q.ops, q.operands) for q in drawn}
 
     tables = [
         (problem_rows(split["ift_train"], "ift"), out / "ift_train.parquet", PROBLEMS),
@@ -224,8 +287,10 @@ def synthetic_tables(p: PrepareParams, sizes: dict[str, int], judgment, out: Pat
          out / "score_eft_train.parquet", SCORE_EFT),
         (score_eft_rows(random.Random(p.seed + 6), split["eft_test"], "eft_test", d, p.corruption_weights),
          out / "score_eft_test.parquet", SCORE_EFT),
+        *[(problem_rows(qs, f"test_{name}"), out / "tiers" / f"{name}.parquet", PROBLEMS)
+          for name, qs in tier_tests.items()],
     ]
-    pools = {f"pool{i}": problem_rows(split[f"pool{i}"], f"pool{i}") for i in range(1, len(p.pool_sizes) + 1)}
+    pools = {k: problem_rows(split[k], k if tier_of[k] == BASE else f"{k}_{tier_of[k]}") for k in tier_of}
     return tables, pools
 
 
@@ -321,9 +386,15 @@ def main() -> None:
     report["score_eft_scores"] = {str(k): v for k, v in sorted(score_eft.group_by("score").len().iter_rows())}
     report["eft_origin"] = dict(sorted(pl.concat([df for df, _, schema in tables if schema is EFT])
                                        .group_by("origin").len().iter_rows()))
+    tiers = out / "tiers"
     with Outputs() as o:
-        write_tables(tables, o)
-        o.json(args.report, {"task": p.task, "rows": report})
+        write_tables([t for t in tables if t[1].parent != tiers], o)
+        # One folder, replaced whole: a tier dropped from the params leaves no table behind.
+        folder = o.path(tiers)
+        folder.mkdir()
+        write_tables([(df, folder / path.name, schema) for df, path, schema in tables if path.parent == tiers])
+        o.json(args.report, {"task": p.task, "rows": report,
+                             "pool_tiers": {str(i): p.pool_tiers.get(i, BASE) for i in range(1, len(p.pool_sizes) + 1)}})
     print(f"prepare: wrote {len(tables)} tables to {out}")
 
 

@@ -2,7 +2,7 @@
 paper's published numbers beside them (labelled as the paper's), and the ground-truth audit the
 paper could not make (judge accuracy on self-written candidates, pair precision).
 
-Reads:  params.yaml [pipeline, search.judge] (the models, iterations, seed and judge); reports/eval/<model>.json,
+Reads:  params.yaml [pipeline, search.judge, prepare.pool_tiers] (the models, iterations, seed and judge); reports/eval/<model>.json,
         reports/search/<i>.json, reports/dpo/<i>.json, reports/baseline/metrics.json; psrlm/paper.yaml.
 Writes: --out/report.md; --out/iterations.tsv (one row per model: the series of the DVC plots);
         --out/plots/*.png (accuracy, judge accuracy, pair precision, steps and step length per
@@ -29,7 +29,7 @@ BENCH_NAMES = {"gsm8k": "GSM8K", "math500": "MATH500", "gaokao2023en": "Gaokao",
 
 
 # The keys of each stage's metrics file that the report reads (dotted: section.key).
-EVAL_KEYS = ("synthetic.accuracy", "judge.accuracy", "judge.accuracy_a", "judge.accuracy_b", "judge.invalid")
+EVAL_KEYS = ("synthetic.accuracy", "synthetic_by_tier", "judge.accuracy", "judge.accuracy_a", "judge.accuracy_b", "judge.invalid")
 SEARCH_KEYS = ("prompts", "judge_calls_per_step", "invalid_verdicts", "rollbacks", "unfinished", "pairs",
                "step_accuracy", "judge_accuracy_self", "pair_precision", "position_consistency")
 
@@ -56,6 +56,7 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
         rows.append({
             "model": m, "iteration": i,
             "synthetic_accuracy": e["synthetic"]["accuracy"],
+            "accuracy_by_tier": {t: v["accuracy"] for t, v in e["synthetic_by_tier"].items()},
             "benchmark_average": (round(sum(b["accuracy"] for b in bench.values()) / len(bench), 4)
                                   if bench else None),
             "judge_accuracy": e["judge"]["accuracy"],
@@ -75,7 +76,8 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
 
 
 def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list[dict], paper: dict,
-             judge: str, seed: int, baseline: dict | None, task_name: str = "synthetic") -> str:
+             judge: str, seed: int, baseline: dict | None, task_name: str = "synthetic",
+             pool_tiers: dict[str, str] | None = None) -> str:
     names = sorted({b for e in evals.values() for b in e.get("benchmarks", {})},
                    key=list(BENCH_NAMES).index)
     test = TEST_NAMES[task_name]
@@ -101,6 +103,13 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
                   f"{baseline['token_budget']:,} tokens (the training compute of the DPO stages: "
                   f"policy tokens, plus a third of the tokens their reference scored), at DPO's learning "
                   f"rate ({baseline['learning_rate']:g}): what the self-rewarding iterations must beat."]
+    tiers = sorted({t for r in rows for t in r["accuracy_by_tier"]}, key=lambda t: (t != "base", t))
+    if tiers != ["base"]:
+        lines += ["", "Held-out accuracy per difficulty tier (prepare.tiers; base: the labelled tier's test; "
+                  "pools: " + ", ".join(f"iteration {i} {t}" for i, t in (pool_tiers or {}).items()) + "):", "",
+                  "| model | " + " | ".join(tiers) + " |", "|" + "---|" * (len(tiers) + 1)]
+        lines += [f"| {r['model'].upper()} | " + " | ".join(pct(r["accuracy_by_tier"].get(t)) for t in tiers) + " |"
+                  for r in rows]
     if names:
         first = evals[models[0]]["benchmarks"]
         lines += ["", "Benchmark rows evaluated (a subset where a limit is set): " + ", ".join(
@@ -183,7 +192,8 @@ def plots(rows: list[dict], out: Path, test: str = "synthetic test") -> list[Pat
     specs = [
         ("accuracy.png", "Accuracy per model (greedy)", "accuracy (%)",
          [(test, "synthetic_accuracy"), ("benchmark average", "benchmark_average"),
-          (f"M1 + plain SFT, same compute ({test.split()[0]})", "sft_baseline_accuracy")]),
+          (f"M1 + plain SFT, same compute ({test.split()[0]})", "sft_baseline_accuracy"),
+          *((f"{k.removeprefix('accuracy_')} tier", k) for k in rows[0] if k.startswith("accuracy_"))]),
         ("judge_accuracy.png", "Judge accuracy", "accuracy (%)",
          [("held-out EFT pairs", "judge_accuracy"), ("held-out own pairs", "judge_own_accuracy"),
           ("own candidates (search)", "judge_accuracy_self")]),
@@ -194,7 +204,7 @@ def plots(rows: list[dict], out: Path, test: str = "synthetic test") -> list[Pat
     for name, title, ylabel, series in specs:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for label, key in series:
-            pts = [(xi, 100 * r[key]) for xi, r in zip(x, rows) if r[key] is not None]
+            pts = [(xi, 100 * r[key]) for xi, r in zip(x, rows) if r.get(key) is not None]
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=label)
         ax.set(title=title, xlabel="model (iteration)", ylabel=ylabel, xticks=x, xticklabels=labels, ylim=(0, 100))
@@ -244,16 +254,21 @@ def main() -> None:
     judge = load_key(args.params, "search.judge", str)
     baseline = load_json(Path(args.baseline), ("token_budget", "learning_rate")) if BASELINE in models else None
     task_name = load_key(args.params, "prepare.task", TaskName)
+    tiers_of = load_key(args.params, "prepare.pool_tiers", dict[int, str] | None) or {}
+    pool_tiers = {str(i): tiers_of.get(i, "base") for i in range(1, len(chain) + 1)}
     text = markdown(models, evals, search, dpo, rows, yaml.safe_load(PAPER.read_text()), judge, p.seed, baseline,
-                    task_name)
+                    task_name, pool_tiers)
     out = Path(args.out)
     with Outputs() as o:  # all three outputs, or none of them
+        # One column per non-base tier (accuracy_<tier>) beside synthetic_accuracy, for DVC plots.
+        flat = [{k: v for k, v in r.items() if k != "accuracy_by_tier"}
+                | {f"accuracy_{t}": v for t, v in r["accuracy_by_tier"].items() if t != "base"} for r in rows]
         with o.path(out / "iterations.tsv").open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
+            w = csv.DictWriter(f, fieldnames=list(flat[0]), delimiter="\t")
             w.writeheader()
-            w.writerows(rows)
+            w.writerows(flat)
         o.text(out / "report.md", text)
-        written = plots(rows, o.path(out / "plots"), TEST_NAMES[task_name])
+        written = plots(flat, o.path(out / "plots"), TEST_NAMES[task_name])
     print(f"report: {out / 'report.md'}, {out / 'iterations.tsv'}, {len(written)} plots")
 
 

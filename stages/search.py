@@ -64,7 +64,7 @@ def main() -> None:
     label = search.truth_labeler(pool, the_task)
 
     def solve_prompt(problem: str, steps: list[str]) -> str:
-        return eng.chat(prompts.solve_prompt(solve_t, problem), "".join(s + "\n" for s in steps))
+        return prompts.step_context(eng.chat, solve_t, problem, steps)
 
     cfg = search.SearchConfig(p.width, p.max_loops, p.both_orders, seed, p.multiplicity_weight)
     start = time.time()

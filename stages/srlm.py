@@ -113,7 +113,7 @@ def main() -> None:
             text = text.strip()
             truth = the_task.rubric(r, text)
             rows.append({"problem_id": r["problem_id"], "problem": r["problem"], "sample_idx": k, "prompt": prompt,
-                         "text": text, "answer": prompts.final_answer(text), "is_final": search.is_final(text),
+                         "text": text, "answer": prompts.final_answer(text), "is_final": prompts.is_final(text),
                          "truth_score": truth.score,
                          "correct": the_task.solution_right(r, text)})
     judge_sp = engine.Sampling(0.0, 1.0, p.max_judge_tokens, ())

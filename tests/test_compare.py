@@ -10,7 +10,10 @@ def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=Non
                                                         "2": {"model": "m2", "next": "m3"}},
                            "models_to_evaluate": ["m1", "m2", "m3", "baseline"]},
               "search": {"judge": judge, "width": 6}, "dpo": {"beta": beta, "loss_type": ["sigmoid"]}}
-    metrics = {f"reports/eval/{m}.json": {"data": {"synthetic": {"accuracy": a}, "judge": {"accuracy": 0.8}}}
+    # a hard tier beside the base one (prepare.tiers) where each model solves half as many
+    metrics = {f"reports/eval/{m}.json": {"data": {"synthetic": {"accuracy": a}, "judge": {"accuracy": 0.8},
+                                                   "synthetic_by_tier": {"base": {"accuracy": a},
+                                                                         "hard": {"accuracy": a / 2}}}}
                for m, a in (("m1", m1), ("m2", (m1 + m3) / 2), ("m3", m3), ("baseline", m1 + 0.01))}
     metrics |= {f"reports/search/{i}.json": {"data": {"pairs": pairs, "pair_precision": precision}} for i in (1, 2)}
     # the baseline names the DPO tokens it was matched to: 200 = the two DPO runs' 100 + 100
@@ -56,3 +59,15 @@ def test_means_spreads_gains_and_the_share_of_the_oracle_gain():
     assert "| search.judge=oracle | 3 | 60.0 | 66.0 (65.0–67.0) | 72.0 (70.0–74.0) | 61.0 | 12.0 (10.0–14.0) | – |" in md
     assert "| search.judge=self | 2 |" in md and "| 17% |" in md  # 2 of the oracle's 12 points
     assert "| search.judge=random | 1 |" in md and "| -83% |" in md
+
+
+def test_accuracy_and_gain_per_tier():
+    summaries = [compare.summarize(g) for g in compare.group_runs(compare.runs_from_exp_show(SHOW, "judges"))]
+    oracle = next(s for s in summaries if s["label"] == "search.judge=oracle")
+    assert list(oracle["accuracy_by_tier"]) == ["base", "hard"]
+    assert oracle["accuracy_by_tier"]["hard"]["m3"] == {"mean": 0.36, "min": 0.35, "max": 0.37, "n": 3}
+    assert oracle["accuracy_by_tier"]["base"]["m3"] == oracle["accuracy"]["m3"]
+    assert oracle["gain_by_tier"]["hard"]["mean"] == pytest.approx(0.06)
+    md = compare.markdown(summaries)
+    assert "Held-out accuracy, hard tier (prepare.tiers):" in md
+    assert "| search.judge=oracle | 30.0 | 33.0 (32.5–33.5) | 36.0 (35.0–37.0) | 30.5 | 6.0 (5.0–7.0) |" in md

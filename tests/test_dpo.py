@@ -9,7 +9,7 @@ import yaml
 
 from psrlm import model as models
 from psrlm.errors import PsrlmError
-from psrlm.search import is_final
+from psrlm.prompts import is_final, step_context, template
 from psrlm.tables import PAIRS, read_table
 from stages_loader import load_stage
 
@@ -83,6 +83,61 @@ def test_pairs_longer_than_max_length_are_dropped_and_counted_not_cut(tok):
     ids, too_long = dpo.tokenize_pairs(both, tok, n_short)
     assert too_long == 1 and len(ids["prompt_ids"]) == len(ids["chosen_ids"]) == 1
     assert ids["prompt_ids"][0] == tok(short["prompt"][0], add_special_tokens=False)["input_ids"]
+
+
+def test_replay_draws_labelled_pairs_in_the_search_context(tok):
+    from psrlm.engine import chat_of
+
+    eft = pl.DataFrame({
+        "pair_id": [f"e{i}" for i in range(5)], "problem": ["Ann has 12 pens. Ann gets 5 more."] * 5,
+        "step_idx": [1] * 5, "prefix_steps": [[]] * 4 + [["Step 1: 12 + 5 = 17."]],
+        "candidate_a": ["Step 1: 12 + 5 = 17. The answer is \\boxed{17}.", "Step 1: 12 + 5 = 18."] * 2 + ["x"],
+        "candidate_b": ["Step 1: 12 + 5 = 16.", "Step 1: 12 + 5 = 17."] * 2 + ["y"],
+        "better": ["A", "B", "A", "B", "B"]})
+    solve_t = template("solve_v2")
+    rows = dpo.replay(eft, 5, 7, chat_of(tok), solve_t)
+    assert rows.height == 5 and rows.columns == list(dpo.TRAIN_COLUMNS)
+    by = {r["problem_id"]: r for r in rows.iter_rows(named=True)}
+    assert by["replay:e0"]["chosen"].endswith("\\boxed{17}.") and by["replay:e0"]["is_final_step"]
+    assert by["replay:e1"]["chosen"] == "Step 1: 12 + 5 = 17." and not by["replay:e1"]["is_final_step"]
+    assert by["replay:e4"]["chosen"] == "y" and by["replay:e4"]["rejected"] == "x"
+    assert by["replay:e4"]["prompt"] == step_context(chat_of(tok), solve_t, eft["problem"][0], ["Step 1: 12 + 5 = 17."])
+    # seeded: the same draw for the same seed, another for another; never more than the table holds
+    assert dpo.replay(eft, 2, 7, chat_of(tok), solve_t).equals(dpo.replay(eft, 2, 7, chat_of(tok), solve_t))
+    assert len({tuple(dpo.replay(eft, 2, s, chat_of(tok), solve_t)["problem_id"]) for s in range(8)}) > 1
+    assert dpo.replay(eft, 50, 7, chat_of(tok), solve_t).height == 5
+
+
+def test_union_replay_and_init_first_train_on_what_they_say(pipeline, tmp_path):
+    """dpo@2 rerun by hand with dpo.union, replay_pairs and init: first: it trains on iteration 1's
+    and 2's pairs (M2's folder says which pairs M2 learned) plus the replay, from M1, and its
+    folder records the union."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from conftest import run_stage
+
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    # a learning rate too small to move a weight visibly: M3 must then be M1 again, not M2
+    params["dpo"] |= {"union": True, "replay_pairs": 6, "init": "first", "learning_rate": 1e-12}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    res = run_stage("dpo", "--params", str(tmp_path / "params.yaml"), "--pairs", "data/pairs/iter_2.parquet",
+                    "--model", "data/models/m2", "--first", "data/models/m1", "--replay",
+                    "data/prepare/eft_train.parquet", "--iteration", "2", "--out", str(tmp_path / "m3"),
+                    "--log", str(tmp_path / "log.tsv"), "--report", str(tmp_path / "report.json"), cwd=pipeline)
+    assert res.returncode == 0, res.stderr[-2000:]
+    first, second = (read_table(pipeline / f"data/pairs/iter_{i}.parquet", PAIRS).collect() for i in (1, 2))
+    learned_by_m2 = read_table(pipeline / "data/models/m2" / dpo.TRAINED, PAIRS).collect()
+    assert learned_by_m2.equals(first)  # the default chain (no union): iteration 1's pairs alone
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["trained"] and report["init"] == "first" and report["replay_pairs"] == 6
+    assert report["pairs"] == second.height and report["union_pairs"] == first.height + second.height
+    union = read_table(tmp_path / "m3" / dpo.TRAINED, PAIRS).collect()
+    assert union.equals(pl.concat([first, second]).sort(list(PAIRS.key)))
+    m1, m2, m3 = (AutoModelForCausalLM.from_pretrained(d) for d in
+                  (pipeline / "data/models/m1", pipeline / "data/models/m2", tmp_path / "m3"))
+    assert all(torch.allclose(a, c, atol=1e-6) for a, c in zip(m1.parameters(), m3.parameters()))
+    assert not all(torch.allclose(b, c, atol=1e-6) for b, c in zip(m2.parameters(), m3.parameters()))
 
 
 def test_the_chain_trains_m2_and_m3(pipeline):

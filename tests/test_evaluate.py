@@ -59,3 +59,17 @@ def test_a_right_answer_past_a_wrong_step_is_not_a_right_solution():
     m = evaluate.metrics(solve, evaluate.score_judgments(OWN, OUTPUTS))["synthetic"]
     assert m["accuracy"] == round(2 / 3, 4) and m["steps_right_accuracy"] == round(1 / 3, 4)
     assert m["step_arithmetic"] == round(5 / 7, 4)
+
+
+def test_metrics_per_tier_keep_the_base_test_apart():
+    the_task = task.for_name("synthetic", "judge_v2")
+    base = pl.DataFrame({"problem_id": ["a", "b"], "gold_answer": ["7", "7"], "start": [3, 3],
+                         "ops": [["+"]] * 2, "operands": [[4]] * 2})
+    hard = base.with_columns(problem_id=pl.Series(["h1", "h2"]))
+    right, wrong = "Step 1: 3 + 4 = 7. The answer is \\boxed{7}.", "Step 1: 3 + 4 = 8. The answer is \\boxed{8}."
+    solve = pl.concat([evaluate.score_solutions(base, [right, right], the_task),
+                       evaluate.score_solutions(hard, [right, wrong], the_task, "hard")])
+    assert solve["tier"].to_list() == ["base", "base", "hard", "hard"]
+    m = evaluate.metrics(solve, evaluate.score_judgments(OWN, OUTPUTS))
+    assert m["synthetic"]["n"] == 2 and m["synthetic"]["accuracy"] == 1.0
+    assert {t: (v["n"], v["accuracy"]) for t, v in m["synthetic_by_tier"].items()} == {"base": (2, 1.0), "hard": (2, 0.5)}

@@ -126,7 +126,7 @@ PARAMS_CASES = [
     ("own_eft", setter("own_eft.top_p", 2), "own_eft.top_p: must be > 0 and <= 1"),
     ("own_eft", setter("own_eft.width", 1), "own_eft.width: must be >= 2"),
     ("own_eft", setter("own_eft.max_step_tokens", 0), "own_eft.max_step_tokens: must be >= 1"),
-    ("judge_sft", setter("judge_sft.own_rows", -1), "judge_sft.own_rows: -1 does not match"),
+    ("judge_sft", setter("judge_sft.own_rows", -1), "judge_sft.own_rows: must be >= 0, got -1"),
     ("judge_sft", setter("judge_sft.replay_fraction", 1), "judge_sft.replay_fraction: must be >= 0 and < 1"),
     ("search", setter("search.temperature", -1.0), "search.temperature: must be >= 0"),
     ("search", setter("search.top_p", 2), "search.top_p: must be > 0 and <= 1"),
@@ -163,7 +163,7 @@ PARAMS_CASES = [
     ("evaluate", setter("evaluate.grade_seconds", 0), "evaluate.grade_seconds: must be > 0"),
     ("evaluate", setter("evaluate.grade_seconds", -1), "evaluate.grade_seconds: must be > 0"),
     ("evaluate", setter("evaluate.max_new_tokens_solve", 0), "evaluate.max_new_tokens_solve: must be >= 1"),
-    ("evaluate", setter("evaluate.test_limit", -1), "evaluate.test_limit: -1 does not match"),
+    ("evaluate", setter("evaluate.test_limit", -1), "evaluate.test_limit: must be >= 0, got -1"),
     ("evaluate", setter("engine.vllm_dtype", "fp8"), "engine.vllm_dtype: must be one of"),
     ("baseline", setter("dpo.learning_rate", 0), "dpo.learning_rate: must be > 0"),
     ("report", setter("pipeline.iterations", {"1": {"model": "m1", "next": "m2"}, "3": {"model": "m2", "next": "m3"}}),
@@ -178,7 +178,7 @@ PARAMS_CASES = [
     ("evaluate", setter("tts.temperature", -0.5), "tts.temperature: must be >= 0"),
     ("evaluate", setter("tts.methods", ["best"]), r"tts.methods\[0\]: must be one of self, oracle, majority"),
     ("evaluate", setter("tts.benchmark_limits", {"gsm8k": -1}), "tts.benchmark_limits.gsm8k"),
-    ("evaluate", setter("tts.test_limit", -1), "tts.test_limit: -1 does not match"),
+    ("evaluate", setter("tts.test_limit", -1), "tts.test_limit: must be >= 0, got -1"),
     ("evaluate", setter("prompts.score", "score_v9"), "prompts.score: no template 'score_v9' in prompts/"),
     ("srlm", setter("srlm.samples", 0), "srlm.samples: must be >= 1"),
     ("srlm", setter("srlm.top_p", 0), "srlm.top_p: must be > 0 and <= 1"),
@@ -561,8 +561,8 @@ def test_the_report_checks_every_metrics_file_before_it_writes(tmp_path, monkeyp
     for m in smoke_params()["pipeline"]["models_to_evaluate"]:
         (reports / "eval").mkdir(parents=True, exist_ok=True)
         (reports / "eval" / f"{m}.json").write_text(json.dumps(
-            {"synthetic": {"accuracy": 0.5}, "judge": {"accuracy": 0.5, "accuracy_a": 0.5, "accuracy_b": 0.5,
-                                                       "invalid": 0}}))
+            {"synthetic": {"accuracy": 0.5}, "synthetic_by_tier": {"base": {"accuracy": 0.5}},
+             "judge": {"accuracy": 0.5, "accuracy_a": 0.5, "accuracy_b": 0.5, "invalid": 0}}))
     (reports / "search").mkdir()
     (reports / "search" / "1.json").write_text("{}")
     out = tmp_path / "o"

@@ -142,6 +142,33 @@ def test_comparison_reports_both_tables(pipeline):
     assert (pipeline / "reports/comparison/comparison.png").stat().st_size > 10_000
 
 
+def test_a_harder_tier_runs_through_search_evaluate_and_both_reports(pipeline):
+    """The smoke params' `hard` tier (5 operations): iteration 2 searches its pool, every evaluation
+    solves its held-out test and runs test-time scaling on it, the reports show it per tier."""
+    from psrlm.tables import SEARCH_SOLUTIONS
+
+    n, limit = smoke_params()["prepare"]["tier_test_size"], smoke_params()["tts"]["test_limit"]
+    sols = read_table(pipeline / "data/search/iter_2/shard_0/solutions.parquet", SEARCH_SOLUTIONS).collect()
+    assert sols.height > 0 and sols["problem_id"].str.starts_with("pool2_hard-").all()
+    report = json.loads((pipeline / "reports/eval/m3.json").read_text())
+    assert report["synthetic_by_tier"]["base"] == report["synthetic"]
+    solve = read_table(pipeline / "data/eval/m3/solve.parquet", EVAL_SOLVE).collect()
+    hard = solve.filter(pl.col("tier") == "hard")
+    assert hard.height == n == report["synthetic_by_tier"]["hard"]["n"]
+    assert report["synthetic_by_tier"]["hard"]["accuracy"] == round(float((hard["status"] == "correct").mean()), 4)
+    t = report["tts"]["tiers"]["hard"]
+    assert t["n"] == min(n, limit)
+    assert t["gap"] == {k: round(t[k] - t["greedy"], 4) for k in ("self", "oracle")}
+    md = (pipeline / "reports/summary/report.md").read_text()
+    assert "Held-out accuracy per difficulty tier" in md and "iteration 2 hard" in md
+    with (pipeline / "reports/summary/iterations.tsv").open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    m3 = next(r for r in rows if r["model"] == "m3")
+    assert float(m3["accuracy_hard"]) == report["synthetic_by_tier"]["hard"]["accuracy"]
+    with (pipeline / "reports/comparison/tts.tsv").open() as f:
+        assert {"m1, hard tier", "srlm_m1, hard tier"} <= {r["model"] for r in csv.DictReader(f, delimiter="\t")}
+
+
 def test_evaluate_grades_the_benchmark_subsets(pipeline):
     from psrlm.grade import STATUSES
     from psrlm.tables import EVAL_BENCHMARK
@@ -387,6 +414,8 @@ def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(pipeline
     try:
         # The last model of each chain evaluated (every stage still runs; six fewer evaluations).
         ran = sh("dvc", "exp", "run", "-n", "gsm8k", "-S", "prepare.task=gsm8k",
+                 # tiers are the synthetic task's (null clears them: -S merges a mapping into the smoke one)
+                 "-S", "prepare.tiers=null", "-S", "prepare.pool_tiers=null",
                  *(a for k, v in sizes.items() for a in ("-S", f"prepare.{k}={v}")),
                  "-S", "sft.epochs=1.0", "-S", "own_eft.labels=rollouts", "-S", "own_eft.rollouts=2",
                  "-S", "pipeline.models_to_evaluate=[m3]", "-S", "srlm.models_to_evaluate=[m3]")

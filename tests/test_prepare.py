@@ -12,9 +12,9 @@ from psrlm.tables import BENCHMARKS as BENCH_SCHEMA, EFT, PROBLEMS, read_table
 
 TABLES = {"ift_train": PROBLEMS, "eft_train": EFT, "eft_test": EFT, "test": PROBLEMS,
           "pools/iter_1": PROBLEMS, "pools/iter_2": PROBLEMS, "benchmarks": BENCH_SCHEMA,
-          "judge_train": PROBLEMS, "judge_test": PROBLEMS}
+          "judge_train": PROBLEMS, "judge_test": PROBLEMS, "tiers/hard": PROBLEMS}
 SPLITS = ("ift_train", "eft_train", "eft_test", "test", "pools/iter_1", "pools/iter_2", "judge_train",
-          "judge_test")
+          "judge_test", "tiers/hard")
 
 
 def prepare(tmp: Path, **sections) -> Path:
@@ -39,6 +39,7 @@ def test_all_tables_written_with_their_schema_and_sizes(prepared):
     sizes = {"ift_train": p["ift_train_size"], "eft_train": p["eft_train_size"],
              "eft_test": p["eft_test_size"], "test": p["test_size"],
              "judge_train": p["judge_train_size"], "judge_test": p["judge_test_size"],
+             "tiers/hard": p["tier_test_size"],
              **{f"pools/iter_{i}": n for i, n in enumerate(p["pool_sizes"], start=1)}}
     for name, n in sizes.items():
         assert len(load(prepared, name)) == n, name
@@ -71,6 +72,56 @@ def test_no_problem_text_in_two_splits(prepared):
         for t in texts:
             assert t not in seen, f"{name} shares a problem with {seen.get(t)}"
             seen[t] = name
+
+
+def test_no_problem_in_two_splits_by_its_numbers(prepared):
+    seen: dict[tuple, str] = {}  # the EFT tables carry only the text (checked above)
+    for name in (s for s in SPLITS if TABLES[s] is PROBLEMS):
+        for r in load(prepared, name).select("start", "ops", "operands").iter_rows():
+            sig = (r[0], tuple(r[1]), tuple(r[2]))
+            assert sig not in seen, f"{name} shares {sig} with {seen.get(sig)}"
+            seen[sig] = name
+
+
+def test_a_tier_holds_its_difficulty_and_the_pool_named_for_it(prepared):
+    p = smoke_params()["prepare"]
+    hard, pool2 = load(prepared, "tiers/hard"), load(prepared, "pools/iter_2")
+    assert hard["ops"].list.len().unique().to_list() == [5] == pool2["ops"].list.len().unique().to_list()
+    assert pool2["problem_id"].str.starts_with("pool2_hard-").all()
+    assert hard["problem_id"].str.starts_with("test_hard-").all()
+    for name in ("ift_train", "test", "pools/iter_1", "judge_test"):  # the labelled tier's range
+        n = load(prepared, name)["ops"].list.len()
+        assert p["num_ops_min"] <= n.min() and n.max() <= p["num_ops_max"], name
+    for r in hard.iter_rows(named=True):  # the gold kept for the audit verifies as any split's
+        value = r["start"]
+        for op, b in zip(r["ops"], r["operands"]):
+            value = arith.apply(value, op, b)
+            assert 0 <= value <= p["value_max"]
+        assert r["gold_answer"] == str(value)
+
+
+@pytest.mark.parametrize("none", [{}, None])
+def test_without_tiers_the_labelled_tables_are_the_same_bytes_and_the_folder_is_empty(prepared, tmp_path, none):
+    plain = prepare(tmp_path, prepare={"tiers": none, "pool_tiers": none})
+    assert list((plain / "tiers").iterdir()) == []
+    for name in ("ift_train", "eft_train", "eft_test", "test", "pools/iter_1", "judge_train", "judge_test"):
+        assert (plain / f"{name}.parquet").read_bytes() == (prepared / f"{name}.parquet").read_bytes(), name
+    assert load(plain, "pools/iter_2")["ops"].list.len().max() <= smoke_params()["prepare"]["num_ops_max"]
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"pool_tiers": {2: "medium"}}, "prepare.pool_tiers.2: unknown tier 'medium' (prepare.tiers has base, hard)"),
+    ({"pool_tiers": {3: "hard"}}, "prepare.pool_tiers.3: no such pool (pool_sizes has 2)"),
+    ({"tiers": {"hard": {"num_ops_min": 6, "num_ops_max": 5}}}, "prepare.tiers.hard.num_ops_min: must be <= num_ops_max"),
+    ({"tiers": {"hard": {"digits": 3}}}, "prepare.tiers.hard: must be one of num_ops_min"),
+    ({"tiers": {"base": {"num_ops_max": 5}}, "pool_tiers": {}}, "prepare.tiers.base: a tier name is a plain word"),
+    ({"task": "gsm8k"}, "prepare.tiers: difficulty tiers are the synthetic task's"),
+    ({"task": "gsm8k", "tiers": None}, "prepare.tiers: difficulty tiers are the synthetic task's"),  # pool_tiers left
+])
+def test_a_bad_tier_fails_in_one_line_writing_nothing(tmp_path, change, expected):
+    params = smoke_params()
+    params["prepare"].update(change)
+    _fails_writing_nothing(tmp_path, params, expected)
 
 
 def test_gold_solutions_verify(prepared):
@@ -173,14 +224,16 @@ def test_a_judge_prompt_without_a_target_judgment_fails_naming_the_key(tmp_path)
     _fails_writing_nothing(tmp_path, params, "prompts.judge: no target judgment is defined for judge prompt 'judge_v9'")
 
 
+# Real data has no difficulty tiers: the smoke params' tier is cleared.
 SMALL = {"ift_train_size": 6, "eft_train_size": 4, "eft_test_size": 2, "test_size": 2, "pool_sizes": [2, 2],
-         "judge_train_size": 0, "judge_test_size": 2}
+         "judge_train_size": 0, "judge_test_size": 2, "tiers": {}, "pool_tiers": {}}
+REAL_SPLITS = tuple(s for s in SPLITS if not s.startswith("tiers/"))
 
 
 def test_gsm8k_task_cuts_disjoint_splits_from_train_and_tests_on_the_test_split(tmp_path):
     out = prepare(tmp_path, prepare={"task": "gsm8k", **SMALL})
-    frames = {s: load(out, s) for s in SPLITS}
-    ids = [i for s in SPLITS if s != "test" for i in frames[s]["problem_id"]]
+    frames = {s: load(out, s) for s in REAL_SPLITS}
+    ids = [i for s in REAL_SPLITS if s != "test" for i in frames[s]["problem_id"]]
     assert len(ids) == len(set(ids)) == 18 and all(i.startswith("train-") for i in ids)
     assert frames["test"]["problem_id"].to_list() == ["test-000000", "test-000001"]
     eft = load(out, "eft_train")
@@ -188,7 +241,7 @@ def test_gsm8k_task_cuts_disjoint_splits_from_train_and_tests_on_the_test_split(
     # Deterministic: the same params write the same bytes.
     (tmp_path / "again").mkdir()
     again = prepare(tmp_path / "again", prepare={"task": "gsm8k", **SMALL})
-    for s in SPLITS:
+    for s in REAL_SPLITS:
         assert (out / f"{s}.parquet").read_bytes() == (again / f"{s}.parquet").read_bytes(), s
 
 

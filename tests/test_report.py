@@ -8,6 +8,7 @@ report = load_stage("report")
 def _eval(acc: float, judge: float) -> dict:
     return {"synthetic": {"accuracy": acc, "steps_per_answer": 3.0, "step_chars": 20.0,
                           "steps_right_accuracy": acc - 0.1, "step_arithmetic": 0.9},
+            "synthetic_by_tier": {"base": {"accuracy": acc}, "hard": {"accuracy": acc / 2}},
             "judge": {"accuracy": judge, "accuracy_a": judge + 0.05, "accuracy_b": judge - 0.05, "invalid": 0,
                       "own_accuracy": 0.6, "own_position_consistency": 0.5},
             "benchmarks": {"gsm8k": {"accuracy": 0.1}, "math500": {"accuracy": 0.3}}}
@@ -27,3 +28,4 @@ def test_rows_follow_pipeline_iterations_not_the_model_names():
     assert first["judge_accuracy_a"] == 0.65 and first["judge_own_accuracy"] == 0.6
     assert last["pairs"] is None and last["pair_precision"] is None  # the last model searched nothing
     assert {r["sft_baseline_accuracy"] for r in rows} == {0.55}
+    assert first["accuracy_by_tier"] == {"base": 0.5, "hard": 0.25}
