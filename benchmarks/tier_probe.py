@@ -28,7 +28,7 @@ from yardstick import cpu, machine
 from psrlm import arith, prompts
 from psrlm.params import PromptsParams, load_key, load_section
 
-KEYS = ("num_ops_min", "num_ops_max", "start_min", "start_max", "addsub_max", "muldiv_max", "value_max")
+KEYS = arith.DIFFICULTY_KEYS
 
 
 def base_difficulty(params: str) -> arith.Difficulty:
@@ -46,16 +46,6 @@ def tier(spec: str, base: arith.Difficulty) -> tuple[str, arith.Difficulty]:
             raise SystemExit(f"--tier {spec}: {key!r} is not one of {', '.join(KEYS)}")
         kw[key] = int(value)
     return name, dataclasses.replace(base, **kw)
-
-
-def problems(d: arith.Difficulty, n: int, seed: int) -> list[arith.Problem]:
-    rng, seen, out = random.Random(seed), set(), []
-    while len(out) < n:
-        q = arith.generate_problem(rng, d)
-        if (q.start, q.ops, q.operands) not in seen:
-            seen.add((q.start, q.ops, q.operands))
-            out.append(q)
-    return out
 
 
 def measure(outputs: list[str], probs: list[arith.Problem]) -> dict:
@@ -99,7 +89,7 @@ def main() -> None:
     rows = {}
     for k, (name, d) in enumerate(tiers):
         start = time.time()
-        probs = problems(d, args.n, args.seed + k)
+        probs = arith.distinct_problems(random.Random(args.seed + k), d, args.n)
         outs = [o[0] for o in eng.generate([eng.chat(prompts.solve_prompt(solve_t, q.text)) for q in probs], 1,
                                            Sampling(0.0, 1.0, args.max_tokens, ()), 0, name)]
         rows[name] = {"difficulty": {k2: getattr(d, k2) for k2 in KEYS}, **measure(outs, probs),

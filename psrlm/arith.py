@@ -47,6 +47,10 @@ class Difficulty:
     op_weights: dict[str, float]
 
 
+# The integer keys of a Difficulty: what a difficulty tier (prepare.tiers) may replace.
+DIFFICULTY_KEYS = ("num_ops_min", "num_ops_max", "start_min", "start_max", "addsub_max", "muldiv_max", "value_max")
+
+
 @dataclass(frozen=True)
 class Step:
     index: int
@@ -139,6 +143,25 @@ def generate_problem(rng: random.Random, d: Difficulty) -> Problem:
     sentences += [PHRASES[op].format(n=name, b=b) for op, b in zip(ops, operands)]
     sentences.append(f"How many {things} does {name} have now?")
     return Problem(start, tuple(ops), tuple(operands), " ".join(sentences))
+
+
+def distinct_problems(rng: random.Random, d: Difficulty, n: int,
+                      exclude: frozenset = frozenset()) -> list[Problem]:
+    """`n` problems with pairwise different (start, ops, operands), hence different texts, none of
+    them in `exclude` (signatures of problems another split already holds)."""
+    seen, out = set(exclude), []
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > 50 * n + 1000:
+            raise PsrlmError(f"only {len(out)} distinct problems found for the {n} asked; "
+                             "widen the difficulty ranges or ask for fewer")
+        prob = generate_problem(rng, d)
+        sig = (prob.start, prob.ops, prob.operands)
+        if sig not in seen:
+            seen.add(sig)
+            out.append(prob)
+    return out
 
 
 def check_step(text: str, index: int, prev: int, op: str, b: int, final: bool) -> str:

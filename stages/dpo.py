@@ -102,9 +102,9 @@ def replay(eft: pl.DataFrame, n: int, seed: int, chat, solve_t: str) -> pl.DataF
                      else (r["candidate_b"], r["candidate_a"]))
         out.append({"problem_id": f"replay:{r['pair_id']}", "step_idx": r["step_idx"],
                     "prompt": prompts.step_context(chat, solve_t, r["problem"], r["prefix_steps"]),
-                    "chosen": good, "rejected": bad, "is_final_step": prompts.is_final(good), "rejected_is_final": prompts.is_final(bad)})
-    return pl.DataFrame(out, schema={c: (pl.Int64 if c == "step_idx" else pl.Boolean if "final" in c else pl.String)
-                                     for c in TRAIN_COLUMNS})
+                    "chosen": good, "rejected": bad, "is_final_step": prompts.is_final(good),
+                    "rejected_is_final": prompts.is_final(bad)})
+    return pl.DataFrame(out, schema={c: PAIRS.polars_schema()[c] for c in TRAIN_COLUMNS})
 
 
 def step_completion(step: str, final: bool, eos: str) -> str:

@@ -227,15 +227,15 @@ def synthetic_metrics(solve: pl.DataFrame) -> dict:
             **step_stats(solve["output"])}
 
 
-def tier_metrics(solve: pl.DataFrame) -> dict:
-    """synthetic_metrics of every tier's rows (base: the held-out test's)."""
-    return {tier: synthetic_metrics(g) for (tier,), g in sorted(solve.group_by("tier"))}
+def solve_metrics(solve: pl.DataFrame) -> dict:
+    """synthetic_metrics of the held-out test (tier base) and of every tier's rows."""
+    return {"synthetic": synthetic_metrics(solve.filter(pl.col("tier") == "base")),
+            "synthetic_by_tier": {tier: synthetic_metrics(g) for (tier,), g in sorted(solve.group_by("tier"))}}
 
 
 def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
     return {
-        "synthetic": synthetic_metrics(solve.filter(pl.col("tier") == "base")),
-        "synthetic_by_tier": tier_metrics(solve),
+        **solve_metrics(solve),
         "judge": {"n": len(judge), "accuracy": _acc(judge),
                   "accuracy_a": _acc(judge.filter(pl.col("better") == "A")),
                   "accuracy_b": _acc(judge.filter(pl.col("better") == "B")),
@@ -361,8 +361,7 @@ def main() -> None:
         tables = [(judged, out / "judge.parquet", EVAL_JUDGE), (judged_own, out / "judge_own.parquet", EVAL_JUDGE)]
     else:
         judged = score_judgments_of(score_eft, score_out)
-        report = {"synthetic": synthetic_metrics(solve.filter(pl.col("tier") == "base")),
-                  "synthetic_by_tier": tier_metrics(solve), "judge": score_metrics(judged)}
+        report = {**solve_metrics(solve), "judge": score_metrics(judged)}
         tables = [(judged, out / "judge_score.parquet", EVAL_SCORE)]
     report |= {
         "benchmarks": benchmark_metrics(scored, p.benchmark_limits),

@@ -56,8 +56,6 @@ from psrlm.outputs import Outputs
 from psrlm.tables import BENCHMARKS, EFT, PROBLEMS, SCORE_EFT, write_tables
 
 
-# The synthetic difficulty keys a tier may replace (prepare.tiers).
-DIFFICULTY_KEYS = ("num_ops_min", "num_ops_max", "start_min", "start_max", "addsub_max", "muldiv_max", "value_max")
 BASE = "base"  # the tier of the keys themselves: every labelled split, the test and unlisted pools
 
 
@@ -86,7 +84,7 @@ class PrepareParams:
     judge_train_size: Count
     judge_test_size: Count
     pool_sizes: tuple[Count, ...]
-    tiers: dict[str, dict[Literal[DIFFICULTY_KEYS], Count]] | None
+    tiers: dict[str, dict[Literal[arith.DIFFICULTY_KEYS], Count]] | None
     pool_tiers: dict[Positive, str] | None
     tier_test_size: Count
     benchmarks_dir: str
@@ -98,6 +96,10 @@ class PrepareParams:
         for key in ("tiers", "pool_tiers"):
             if getattr(self, key) is None:
                 object.__setattr__(self, key, {})
+
+    def pool_tier(self, iteration: int) -> str:
+        """The tier iteration `iteration`'s pool is drawn from."""
+        return self.pool_tiers.get(iteration, BASE)
 
     def check(self) -> None:
         if self.task == "files":
@@ -145,25 +147,6 @@ def check_difficulty(d: arith.Difficulty, where: str) -> None:
         raise ParamsError(f"{where}.value_max: must be >= start_max")
     if d.muldiv_max < 2 or min(d.num_ops_min, d.addsub_max, d.value_max) < 1:
         raise ParamsError(f"{where}: num_ops_min, addsub_max and value_max must be >= 1, muldiv_max >= 2")
-
-
-def distinct_problems(rng: random.Random, d: arith.Difficulty, n: int,
-                      exclude: frozenset = frozenset()) -> list[arith.Problem]:
-    """`n` problems with pairwise different (start, ops, operands), hence different texts, none of
-    them in `exclude` (signatures of problems another split already holds)."""
-    seen, out = set(exclude), []
-    attempts = 0
-    while len(out) < n:
-        attempts += 1
-        if attempts > 50 * n + 1000:
-            raise PsrlmError(f"prepare: only {len(out)} distinct problems found for the {n} asked; "
-                             "widen the difficulty ranges or ask for fewer")
-        prob = arith.generate_problem(rng, d)
-        sig = (prob.start, prob.ops, prob.operands)
-        if sig not in seen:
-            seen.add(sig)
-            out.append(prob)
-    return out
 
 
 def problem_rows(problems: list[arith.Problem], prefix: str) -> pl.DataFrame:
@@ -250,14 +233,14 @@ def synthetic_tables(p: PrepareParams, sizes: dict[str, int], judgment, out: Pat
     """The synthetic task's tables and its pools (frames by split name)."""
     rng = random.Random(p.seed)
     d = difficulty(p)
-    tier_of = {f"pool{i}": p.pool_tiers.get(i, BASE) for i in range(1, len(p.pool_sizes) + 1)}
+    tier_of = {f"pool{i}": p.pool_tier(i) for i in range(1, len(p.pool_sizes) + 1)}
     base_sizes = {k: n for k, n in sizes.items() if tier_of.get(k, BASE) == BASE}
-    problems = distinct_problems(rng, d, sum(base_sizes.values()))
+    problems = arith.distinct_problems(rng, d, sum(base_sizes.values()))
     split, start = {}, 0
     for name, n in base_sizes.items():  # fixed order: appending a pool changes no earlier split
         split[name], start = problems[start: start + n], start + n
     taken = frozenset((q.start, q.ops, q.operands) for q in problems)
-    judge = distinct_problems(random.Random(p.seed + 3), d, p.judge_train_size + p.judge_test_size, taken)
+    judge = arith.distinct_problems(random.Random(p.seed + 3), d, p.judge_train_size + p.judge_test_size, taken)
     # The held-out test first: its problems do not move when the judge phase's size changes.
     split["judge_test"], split["judge_train"] = judge[:p.judge_test_size], judge[p.judge_test_size:]
     taken |= {(q.start, q.ops, q.operands) for q in judge}
@@ -266,7 +249,7 @@ def synthetic_tables(p: PrepareParams, sizes: dict[str, int], judgment, out: Pat
     tier_tests = {}
     for name in p.tiers:
         pools = [k for k, t in tier_of.items() if t == name]
-        drawn = distinct_problems(random.Random(f"{p.seed}:{name}"), tier_difficulty(p, name),
+        drawn = arith.distinct_problems(random.Random(f"{p.seed}:{name}"), tier_difficulty(p, name),
                                   p.tier_test_size + sum(sizes[k] for k in pools), taken)
         tier_tests[name], start = drawn[:p.tier_test_size], p.tier_test_size
         for k in pools:
@@ -394,7 +377,7 @@ def main() -> None:
         folder.mkdir()
         write_tables([(df, folder / path.name, schema) for df, path, schema in tables if path.parent == tiers])
         o.json(args.report, {"task": p.task, "rows": report,
-                             "pool_tiers": {str(i): p.pool_tiers.get(i, BASE) for i in range(1, len(p.pool_sizes) + 1)}})
+                             "pool_tiers": {str(i): p.pool_tier(i) for i in range(1, len(p.pool_sizes) + 1)}})
     print(f"prepare: wrote {len(tables)} tables to {out}")
 
 
