@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -114,6 +115,8 @@ def main() -> None:
     ap.add_argument("--out", default="reports/benchmarks/m1_seeds.json")
     ap.add_argument("--no-lineage", action="store_true", help="train the params' own seed here too")
     ap.add_argument("--resume", action="store_true", help="keep the seeds --out already has, run the rest")
+    ap.add_argument("--keep", type=Path, help="keep each trained seed's M1 and own pairs in KEEP/seed<s>/ "
+                    "(to evaluate them again, e.g. on a larger test)")
     args = ap.parse_args()
     if not (args.prepared / "ift_train.parquet").is_file():
         raise SystemExit(f"{args.prepared}: no prepared tables; run `dvc repro prepare` first")
@@ -130,6 +133,12 @@ def main() -> None:
             rows.append(one_seed(seed, params, Path(tmp), args.prepared,
                                  not args.no_lineage and Path(args.params).resolve() == ROOT / "params.yaml"
                                  and args.prepared.resolve() == ROOT / "data/prepare"))
+            if args.keep:
+                for name in ("sft", "own", "sft.json", "eval.json", "loss.tsv"):
+                    if (Path(tmp) / name).exists():
+                        dest = args.keep / f"seed{seed}" / name
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.move(Path(tmp) / name, dest)
         # Written after every seed (a seed is half an hour on an AVX2 machine): a cut run keeps
         # what it measured, and --resume goes on from it.
         report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": [*gflops, matmul_gflops()],

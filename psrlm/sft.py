@@ -34,6 +34,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class SftParams(TrainParams):
     eft_fraction: Share
+    ema_decay: Share
 
 
 def sft_examples(ift: pl.DataFrame, eft: pl.DataFrame, eft_fraction: float, seed: int,
@@ -88,8 +89,38 @@ def as_chat(df: pl.DataFrame):
 LOG = {"loss": "loss", "learning_rate": "learning_rate"}  # loss.tsv column ← Trainer log key
 
 
+def ema(decay: float):
+    """A transformers `TrainerCallback` keeping an exponential moving average of the weights
+    (updated after every optimizer step, with the usual warm-up min(decay, (1+t)/(10+t)) so the
+    initialisation does not linger) and putting it into the model when training ends, before the
+    model is saved. One process only: under ZeRO-3/FSDP each process holds a shard."""
+    import torch
+    from transformers import TrainerCallback
+
+    class Ema(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            if args.world_size > 1:
+                raise PsrlmError(f"sft.ema_decay {decay}: weight averaging runs on one process only, "
+                                 f"this run has {args.world_size}")
+            self.avg = {n: w.detach().clone() for n, w in model.named_parameters()}
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            t = state.global_step
+            d = min(decay, (1 + t) / (10 + t))
+            with torch.no_grad():
+                for n, w in model.named_parameters():
+                    self.avg[n].lerp_(w.detach(), 1 - d)
+
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            with torch.no_grad():
+                for n, w in model.named_parameters():
+                    w.copy_(self.avg[n])
+
+    return Ema()
+
+
 def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: TrainingParams,
-            seed: int | None = None, learning_rate: float | None = None, callbacks=()):
+            seed: int | None = None, learning_rate: float | None = None, callbacks=(), ema_decay: float = 0.0):
     """TRL's SFTTrainer on the model in `model_dir` and `data`, configured from the params (the
     training stages and benchmarks/sft_overhead.py build it here, so they train alike): (trainer,
     tokenizer). The seed and learning rate default to the params'."""
@@ -133,19 +164,22 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: 
             return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
 
+    callbacks = [*callbacks, ema(ema_decay)] if ema_decay > 0 else list(callbacks)
     return PlainLossSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
-                               callbacks=list(callbacks)), tok
+                               callbacks=callbacks), tok
 
 
 def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, training: TrainingParams,
-          seed: int | None = None, learning_rate: float | None = None, token_budget: float | None = None) -> dict:
+          seed: int | None = None, learning_rate: float | None = None, token_budget: float | None = None,
+          ema_decay: float = 0.0) -> dict:
     """Train the model in `model_dir` on `data` (see `trainer`) and save it to `out`;
     `token_budget` replaces `p.epochs` by as many passes (a fraction, usually) as train on that many
-    tokens (the baseline stage sets it, with its own seed and learning rate)."""
+    tokens (the baseline stage sets it, with its own seed and learning rate); `ema_decay` > 0 saves
+    the moving average of the weights instead of the last ones (`ema`)."""
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         tr, tok = trainer(model_dir, data, p, tmp, training=training, seed=seed, learning_rate=learning_rate,
-                          callbacks=[trainlog.callback(rows, LOG)])
+                          callbacks=[trainlog.callback(rows, LOG)], ema_decay=ema_decay)
         tokens = sum(len(x) for x in tr.train_dataset["input_ids"])
         if token_budget is not None:  # read by Trainer.train() when it plans its steps
             tr.args.num_train_epochs = token_budget / tokens
