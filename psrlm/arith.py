@@ -245,6 +245,13 @@ def step_truth(text: str, prefix_steps: list[str], start: int, ops: list[str],
     return check_step(text, index, prev, ops[index - 1], operands[index - 1], final=index == len(ops))
 
 
+def near_miss(rng: random.Random, value):
+    """A nearby wrong result (±1, ±2, ±10; never negative): the slip every corrupted step makes, in
+    the synthetic task here and in the real-data steps (psrlm.textsteps)."""
+    delta = rng.choice([-10, -2, -1, 1, 2, 10])
+    return value + delta if value + delta >= 0 else value + abs(delta)
+
+
 def corrupt_step(rng: random.Random, problem: Problem, index: int, kind: str, d: Difficulty) -> str:
     """A wrong version of gold step `index` (1-based): wrong result, operand or operator.
 
@@ -256,9 +263,7 @@ def corrupt_step(rng: random.Random, problem: Problem, index: int, kind: str, d:
     c = vals[index]
     final = index == len(problem.ops)
     if kind == "wrong_result":
-        delta = rng.choice([-10, -2, -1, 1, 2, 10])
-        bad = c + delta if c + delta >= 0 else c + abs(delta)
-        return format_step(index, a, op, b, bad, final)
+        return format_step(index, a, op, b, near_miss(rng, c), final)
     if kind == "wrong_operand":
         # A slip in copying the previous value (for exact division: the next multiple of b).
         slips = (a - b, a + b) if op == "/" else (a - 1, a + 1, a - 10, a + 10)

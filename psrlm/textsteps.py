@@ -17,11 +17,12 @@ import re
 from fractions import Fraction
 from typing import NamedTuple
 
+from psrlm.arith import near_miss
+from psrlm.prompts import final_answer
+
 
 ANNOTATION = re.compile(r"<<([^<>=]{1,200})=([^<>=]{1,40})>>")
 _STEP = re.compile(r"Step (\d{1,3}): (.+)")  # one line: `.` stops at a newline
-_BOXED = re.compile(r"\\boxed\{([^{}]{1,60})\}")
-_ANSWER_TAIL = re.compile(r" ?The answer is \\boxed\{[^{}]{1,60}\}\.$")
 _NUMBER = re.compile(r"-?(?:\d[\d,]*)?(?:\.\d+)?")
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|(//|[-+*/()]))")
 MAX_EXPR_TOKENS = 60
@@ -126,11 +127,6 @@ def calculations(step: str) -> list[Calculation]:
     return out
 
 
-def boxed(step: str) -> str | None:
-    found = _BOXED.findall(step)
-    return found[-1] if found else None
-
-
 def answers_equal(answer: str | None, gold: str) -> bool:
     """Numbers compare exactly (`1,080` = `1080`, `5.0` = `5`); anything else as stripped text."""
     if answer is None:
@@ -149,7 +145,7 @@ def check_step(text: str, index: int, gold_answer: str) -> str:
     for c in calculations(text):
         if c.verdict != "ok":
             return c.verdict
-    box = boxed(text)
+    box = final_answer(text)
     if box is not None and not answers_equal(box, gold_answer):
         return "wrong_answer"
     return "correct"
@@ -167,7 +163,7 @@ def step_truth(text: str, prefix_steps: list[str], gold_answer: str, max_steps: 
 def solution_right(output: str, gold_answer: str) -> bool:
     """Every line a correct step in order, only the last boxing an answer, and that one the gold."""
     lines = output.strip().split("\n")
-    if not lines or boxed(lines[-1]) is None or any(boxed(line) for line in lines[:-1]):
+    if not lines or final_answer(lines[-1]) is None or any(final_answer(line) for line in lines[:-1]):
         return False
     return all(check_step(line, k, gold_answer) == "correct" for k, line in enumerate(lines, start=1))
 
@@ -202,7 +198,7 @@ def split_solution(text: str, answer: str | None = None) -> tuple[list[str], str
     if lines and lines[-1].startswith("####"):
         answer = lines.pop()[4:].strip()
     if answer is None and lines:
-        answer = boxed(lines[-1])
+        answer = final_answer(lines[-1])
     if answer is None or not answer.strip():
         raise ValueError("no final answer (no `#### x` line, answer column or \\boxed{} on the last line)")
     if not lines:
@@ -210,7 +206,7 @@ def split_solution(text: str, answer: str | None = None) -> tuple[list[str], str
     answer = answer.strip()
     answer = answer.replace(",", "") if number(answer) is not None else answer
     steps = [f"Step {k}: {line}" for k, line in enumerate(lines, start=1)]
-    if boxed(steps[-1]) is None:
+    if final_answer(steps[-1]) is None:
         steps[-1] += final_line(answer)
     return steps, answer
 
@@ -227,11 +223,11 @@ def corrupt_step(rng: random.Random, step: str, gold_answer: str) -> tuple[str, 
         after = _NUMBER.match(step, m.end())
         tail = step[after.end():] if number(after.group(0)) == number(old) else step[m.end():]
         out = step[:m.start()] + f"<<{m.group(1)}={bad}>>" + bad + tail
-        box = boxed(out)
+        box = final_answer(out)
         if box is not None and answers_equal(box, gold_answer) and m.end() == max(x.end() for x in ms):
             out = out.replace(f"\\boxed{{{box}}}", f"\\boxed{{{bad}}}")  # the answer follows the slip
         return out, "wrong_result"
-    box = boxed(step)
+    box = final_answer(step)
     if box is not None and number(box) is not None:
         bad = _shifted(rng, number(box), box)
         return step.replace(f"\\boxed{{{box}}}", f"\\boxed{{{bad}}}"), "wrong_answer"
@@ -240,8 +236,7 @@ def corrupt_step(rng: random.Random, step: str, gold_answer: str) -> tuple[str, 
 
 def _shifted(rng: random.Random, value: Fraction, text: str) -> str:
     """A nearby wrong number, written with the decimals of `text`."""
-    delta = rng.choice([-10, -2, -1, 1, 2, 10])
-    bad = value + delta if value + delta >= 0 else value + abs(delta)
+    bad = near_miss(rng, value)
     decimals = len(text.split(".")[1]) if "." in text else 0
     if decimals:
         return f"{float(bad):.{decimals}f}"
@@ -296,9 +291,9 @@ def rubric(solution: str, gold_answer: str) -> TextRubric:
     lines = solution.strip().split("\n") if solution.strip() else []
     numbered = [_STEP.fullmatch(x.strip()) for x in lines]
     form = (bool(lines) and all(m is not None and int(m.group(1)) == k for k, m in enumerate(numbered, start=1))
-            and boxed(lines[-1]) is not None and not any(boxed(x) for x in lines[:-1]))
+            and final_answer(lines[-1]) is not None and not any(final_answer(x) for x in lines[:-1]))
     calcs = [c for x in lines for c in calculations(x)]
-    box = boxed(lines[-1]) if lines else None
+    box = final_answer(lines[-1]) if lines else None
     points = {"form": form, "copies": all(c.verdict != "copy_mismatch" for c in calcs),
               "arithmetic": bool(lines) and all(c.verdict in ("ok", "copy_mismatch") for c in calcs),
               "boxed": box is not None and box.strip() != ""}

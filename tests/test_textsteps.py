@@ -114,6 +114,16 @@ def test_check_step(step, verdict):
     assert textsteps.check_step(step, 1, "72") == verdict
 
 
+def test_a_boxed_answer_with_nested_braces_is_read_as_evaluate_reads_it():
+    """One `\\boxed{}` reader (psrlm.prompts.final_answer) for evaluate and the step checker: the
+    checker used to miss `\\boxed{\\frac{1}{2}}` (nested braces) and so passed a wrong one."""
+    step = "Step 1: Half of it is <<1/2=0.5>>0.5. The answer is \\boxed{\\frac{1}{3}}."
+    assert textsteps.check_step(step, 1, "\\frac{1}{2}") == "wrong_answer"
+    assert textsteps.check_step(step.replace("{3}", "{2}"), 1, "\\frac{1}{2}") == "correct"
+    assert textsteps.solution_right(step.replace("{3}", "{2}"), "\\frac{1}{2}")
+    assert textsteps.split_solution("Half of it.\nSo \\boxed{\\frac{1}{2}}")[1] == "\\frac{1}{2}"
+
+
 def test_calc_is_exact_and_bounded():
     assert textsteps.calc("0.1+0.2") == textsteps.number("0.3")  # exact, unlike floats
     assert textsteps.calc("+30+46+38") == 114 and textsteps.calc("2*(3+4)") == 14
