@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 from yardstick import cpu, machine, matmul_gflops
 
+from psrlm.metrics import EVAL, SFT
 from psrlm.outputs import Outputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,8 +84,8 @@ def one_seed(seed: int, params: dict, tmp: Path, prepared: Path, lineage: bool) 
           "--tiers", str(prepared / "tiers"), "--eft", str(prepared / "eft_test.parquet"), "--own-eft", str(tmp / "own/eft.parquet"),
           "--benchmarks", str(prepared / "benchmarks.parquet"), "--out", str(tmp / "eval"),
           "--report", str(tmp / "eval.json"))
-    report = json.loads((tmp / "eval.json").read_text())
-    sft = json.loads(sft_report.read_text())
+    report = EVAL.load(tmp / "eval.json")
+    sft = SFT.load(sft_report)
     row = {"seed": seed, "lineage": lineage}
     for key, (section, name) in METRICS.items():
         row[key] = report[section][name]

@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from psrlm.errors import PsrlmError, run
+from psrlm.metrics import share
 from psrlm.tables import (EVAL_SOLVE, PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, Schema, read_table,
                           validate)
 
@@ -58,9 +59,6 @@ def load(path: str, schema: Schema, repo: Path, rev: str | None) -> pl.DataFrame
 def summarize(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFrame,
               pairs: pl.DataFrame, solve: pl.DataFrame) -> dict[str, float | int | None]:
     """The numbers compared between two iterations (pure)."""
-    def share(n: int, d: int) -> float | None:
-        return round(n / d, 4) if d else None
-
     kept = steps.filter(pl.col("kept") & pl.col("chosen"))
     verdicts = judgments["verdict"]
     return {

@@ -23,6 +23,7 @@ import statistics
 import subprocess
 from pathlib import Path
 
+from psrlm import metrics
 from psrlm.errors import PsrlmError, run
 
 SEED = "pipeline.seed"
@@ -41,6 +42,15 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+# The metrics files read here and the keys each declares (psrlm.metrics), by their dvc.yaml path.
+REPORTS = {"reports/eval/": metrics.EVAL, "reports/search/": metrics.SEARCH, "reports/dpo/": metrics.DPO,
+           "reports/baseline/": metrics.BASELINE}
+
+
+def report_of(path: str) -> metrics.Report | None:
+    return next((r for prefix, r in REPORTS.items() if path.startswith(prefix)), None)
+
+
 def runs_from_exp_show(data: list[dict], prefix: str | None) -> list[dict]:
     """One dict per finished experiment: name, flat params, and metrics by file."""
     out = []
@@ -52,8 +62,11 @@ def runs_from_exp_show(data: list[dict], prefix: str | None) -> list[dict]:
                 if rev.get("error") or not body.get("metrics") or (prefix and not name.startswith(prefix)):
                     continue
                 params = flatten((body.get("params") or {}).get("params.yaml", {}).get("data", {}))
-                metrics = {path: m.get("data", {}) for path, m in body["metrics"].items()}
-                out.append({"name": name, "params": params, "metrics": metrics})
+                files = {path: m.get("data", {}) for path, m in body["metrics"].items()}
+                for path, data in files.items():
+                    if report_of(path) is not None:
+                        report_of(path).check(data, f"experiment {name}: {path}")
+                out.append({"name": name, "params": params, "metrics": files})
     return sorted(out, key=lambda r: r["name"])
 
 

@@ -21,7 +21,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-from psrlm.errors import PsrlmError
 
 
 def _remove(path: Path) -> None:
@@ -94,21 +93,3 @@ class Outputs:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, final)
-
-
-def load_json(path: Path, keys: tuple[str, ...]) -> dict:
-    """A stage's metrics file read back (by report and comparison), checked to hold `keys`
-    (dotted: section.key) before the reader writes anything."""
-    if not path.is_file():
-        raise PsrlmError(f"{path}: report not found (run the stage that writes it first)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-        raise PsrlmError(f"{path}: not valid JSON ({e.__class__.__name__})") from None
-    for dotted in keys:
-        node = data
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise PsrlmError(f"{path}: missing key '{dotted}'")
-            node = node[part]
-    return data

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from psrlm.metrics import pair_precision, position_consistency, share
 from psrlm.params import Positive
 
 LOOP = ["problem_id", "iteration", "loop"]
@@ -72,9 +73,6 @@ def build_pairs(steps: pl.LazyFrame, p: PairsParams = PairsParams(False, 1)) -> 
 def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFrame,
             pairs: pl.DataFrame) -> dict:
     """The iteration's search statistics and ground-truth audit (fractions rounded to 4 places)."""
-    def frac(num: int, den: int) -> float | None:
-        return round(num / den, 4) if den else None
-
     loops = steps.select(LOOP).unique().height
     truth = steps.select(*LOOP, "candidate_idx", "correct")
     j = (judgments.join(truth.rename({"candidate_idx": "candidate_a", "correct": "a_ok"}),
@@ -85,40 +83,27 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
                         & (pl.col("a_ok") != pl.col("b_ok")))
     right = decisive.filter(pl.col("verdict") == pl.when(pl.col("a_ok")).then(pl.lit("A"))
                             .otherwise(pl.lit("B"))).height
-    # Position consistency: the same candidate wins a distinct pair whichever side it is shown on.
-    winner = pl.when(pl.col("verdict") == "A").then(pl.col("candidate_a")).otherwise(pl.col("candidate_b"))
-    both = (judgments.filter(pl.col("verdict").is_not_null())
-            .with_columns(lo=pl.min_horizontal("candidate_a", "candidate_b"),
-                          hi=pl.max_horizontal("candidate_a", "candidate_b"), winner=winner)
-            .group_by(*LOOP, "lo", "hi").agg(n=pl.len(), winners=pl.col("winner").n_unique())
-            .filter(pl.col("n") == 2))
+    consistent, both = position_consistency(judgments, LOOP)
     invalid = judgments.filter(pl.col("verdict").is_null()).group_by("verdict_status").len()
     right_samples = steps["multiplicity"] * steps["correct"].fill_null(False).cast(pl.Int64)
     return {
         "prompts": solutions.height, "steps": loops, "candidates": steps.height,
-        "judge_calls": judgments.height, "judge_calls_per_step": frac(judgments.height, loops),
+        "judge_calls": judgments.height, "judge_calls_per_step": share(judgments.height, loops),
         "invalid_verdicts": int(judgments["verdict"].null_count()),
         "invalid_by_reason": dict(sorted(invalid.iter_rows())),
-        "position_consistency": frac(both.filter(pl.col("winners") == 1).height, both.height),
+        "position_consistency": share(consistent, both),
         "rollbacks": int(solutions["rollbacks"].sum()),
         "unfinished": int((~solutions["finished"]).sum()),
-        "pairs": pairs.height, "pairs_per_prompt": frac(pairs.height, solutions.height),
-        "judge_accuracy_self": frac(right, decisive.height), "judge_self_pairs": decisive.height,
-        "pair_precision": pair_precision_of(pairs),
-        "step_accuracy": frac(int(steps.filter(pl.col("kept"))["correct"].sum() or 0),
+        "pairs": pairs.height, "pairs_per_prompt": share(pairs.height, solutions.height),
+        "judge_accuracy_self": share(right, decisive.height), "judge_self_pairs": decisive.height,
+        "pair_precision": pair_precision(pairs),
+        "step_accuracy": share(int(steps.filter(pl.col("kept"))["correct"].sum() or 0),
                               steps.filter(pl.col("kept")).height),
         # Sampled candidates that are right, each counted as often as it was sampled, and by step.
-        "candidate_accuracy": frac(int(right_samples.sum()), int(steps["multiplicity"].sum())),
+        "candidate_accuracy": share(int(right_samples.sum()), int(steps["multiplicity"].sum())),
         "candidate_accuracy_by_step": {
-            str(k): frac(int(r), int(n)) for k, r, n in steps.group_by("step_idx").agg(
+            str(k): share(int(r), int(n)) for k, r, n in steps.group_by("step_idx").agg(
                 r=(pl.col("multiplicity") * pl.col("correct").cast(pl.Int64)).sum(),
                 n=pl.col("multiplicity").sum()).sort("step_idx").iter_rows()},
-        "solution_accuracy_audit": frac(int(solutions["correct"].sum() or 0), solutions.height),
+        "solution_accuracy_audit": share(int(solutions["correct"].sum() or 0), solutions.height),
     }
-
-
-def pair_precision_of(pairs: pl.DataFrame) -> float | None:
-    """Pairs whose chosen step is right and rejected step wrong, among the audited ones."""
-    audited = pairs.filter(pl.col("chosen_correct").is_not_null())
-    ok = audited.filter(pl.col("chosen_correct") & ~pl.col("rejected_correct")).height
-    return round(ok / audited.height, 4) if audited.height else None

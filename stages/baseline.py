@@ -23,12 +23,12 @@ Run: dvc repro baseline
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
+from psrlm.metrics import BASELINE, DPO
 from psrlm.outputs import Outputs, is_main_process
 from psrlm.params import PromptsParams, Rate, TrainingParams, chain_of, load_key, load_section
 from psrlm.sft import LOG, SftParams, as_chat, sft_examples, train
@@ -77,12 +77,7 @@ def main() -> None:
     learning_rate = load_key(args.params, "dpo.learning_rate", Rate)
     chain = chain_of(load_key(args.params, "pipeline.iterations", dict[str, dict[str, str]]))
     paths = [str(Path(args.dpo) / f"{i}.json") for i in range(1, len(chain) + 1)]
-    reports = []
-    for path in paths:
-        try:
-            reports.append(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as e:
-            raise PsrlmError(f"{path}: cannot read the DPO report ({e.__class__.__name__}: {e})") from e
+    reports = [DPO.load(path) for path in paths]
     budget = token_budget(reports, paths)
     if budget <= 0:
         # The chain trained on nothing (no pairs in any iteration): the same compute is none, and
@@ -90,8 +85,8 @@ def main() -> None:
         print(f"baseline: WARNING {', '.join(paths)} trained on no tokens; {args.out} is a copy of {args.model}")
         with Outputs() as o:
             trainlog.untrained(args.model, o.path(args.out), o.path(args.log), LOG)
-            o.json(args.report, {"trained": False, "steps": 0, "token_budget": 0, "dpo_train_tokens": 0,
-                                 "learning_rate": learning_rate})
+            o.json(args.report, BASELINE.check({"trained": False, "steps": 0, "token_budget": 0, "dpo_train_tokens": 0,
+                                                "learning_rate": learning_rate}, args.report))
         return
 
     ift = read_table(args.ift, PROBLEMS).collect()
@@ -106,7 +101,7 @@ def main() -> None:
                       learning_rate=learning_rate, token_budget=budget, ema_decay=p.ema_decay)
         stats.update(trained=True, token_budget=round(budget),
                      dpo_train_tokens=sum(r["train_tokens"] for r in reports), learning_rate=learning_rate)
-        o.json(args.report, stats)
+        o.json(args.report, BASELINE.check(stats, args.report))
     print(f"baseline: {stats}")
 
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import yaml
 
 from psrlm.errors import run
-from psrlm.outputs import Outputs, load_json
+from psrlm.metrics import EVAL, EVAL_SCORE, SEARCH, SRLM
+from psrlm.outputs import Outputs
 from psrlm.params import TEST_NAMES, PipelineParams, TaskName, chain_of, load_key, load_section
 from psrlm.tables import TTS_METHODS
 
@@ -52,7 +53,7 @@ def method_rows(chain: list[tuple[str, str]], psrlm: dict, srlm: dict, search: d
             "srlm_accuracy": s["synthetic"]["accuracy"] if s else None,
             "psrlm_judge_accuracy": p["judge"]["accuracy"] if p else None,
             "srlm_judge_accuracy": s["judge"]["accuracy"] if s else None,
-            "srlm_judge_right_wrong": s["judge"].get("right_wrong_accuracy") if s else None,
+            "srlm_judge_right_wrong": s["judge"]["right_wrong_accuracy"] if s else None,
             "psrlm_judge_own": a.get("judge_accuracy_self"), "srlm_judge_own": b.get("judge_accuracy_self"),
             "psrlm_pairs": a.get("pairs"), "srlm_pairs": b.get("pairs"),
             "psrlm_pair_precision": a.get("pair_precision"), "srlm_pair_precision": b.get("pair_precision"),
@@ -178,12 +179,10 @@ def main() -> None:
     p = load_section(args.params, "pipeline", PipelineParams)
     srlm_models = load_key(args.params, "srlm.models_to_evaluate", tuple[str, ...])
     chain = chain_of(p.iterations)
-    keys = ("synthetic.accuracy", "judge.accuracy", "tts")
-    psrlm = {m: load_json(Path(args.eval) / f"{m}.json", keys) for m in p.models_to_evaluate}
-    srlm = {m: load_json(Path(args.srlm_eval) / f"{m}.json", keys) for m in srlm_models}
-    audit_keys = ("pairs", "pair_precision", "judge_accuracy_self")
-    search = {str(i): load_json(Path(args.search) / f"{i}.json", audit_keys) for i in range(1, len(chain) + 1)}
-    outcome = {str(i): load_json(Path(args.srlm) / f"{i}.json", audit_keys) for i in range(1, len(chain) + 1)}
+    psrlm = {m: EVAL.load(Path(args.eval) / f"{m}.json") for m in p.models_to_evaluate}
+    srlm = {m: EVAL_SCORE.load(Path(args.srlm_eval) / f"{m}.json") for m in srlm_models}
+    search = {str(i): SEARCH.load(Path(args.search) / f"{i}.json") for i in range(1, len(chain) + 1)}
+    outcome = {str(i): SRLM.load(Path(args.srlm) / f"{i}.json") for i in range(1, len(chain) + 1)}
     methods = method_rows(chain, psrlm, srlm, search, outcome)
     tts = tts_rows({**psrlm, **{f"srlm_{m}": e for m, e in srlm.items()}})
     task_name = load_key(args.params, "prepare.task", TaskName)

@@ -43,6 +43,7 @@ import polars as pl
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
+from psrlm.metrics import DPO
 from psrlm.outputs import Outputs, is_main_process
 from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share, TrainingParams,
                           load_key, load_section)
@@ -241,7 +242,7 @@ def main() -> None:
             write_table(union, out / TRAINED, PAIRS)
         stats.update(pairs=pairs.height, union_pairs=union.height, replay_pairs=0 if extra is None else extra.height,
                      init=p.init, pairs_too_long=too_long, final_step_pairs=int(pairs["is_final_step"].sum()))
-        o.json(args.report, stats)
+        o.json(args.report, DPO.check(stats, args.report))
     print(f"dpo: {stats}")
 
 

@@ -25,13 +25,10 @@ Reads:  params.yaml [evaluate, tts, prompts, engine]; --model (HF folder); --tes
         score: --score-eft (SCORE_EFT) instead of --eft and --own-eft.
 Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet and --out/judge_own.parquet (EVAL_JUDGE),
         --out/benchmarks.parquet (EVAL_BENCHMARK), --out/tts.parquet (EVAL_TTS); with --judge score
-        --out/judge_score.parquet (EVAL_SCORE) instead of the two judge tables; --report, metrics JSON with
-        `synthetic.accuracy`, `synthetic_by_tier.<tier>` (the same keys per tier), `judge.accuracy`,
-        `judge.accuracy_a`, `judge.accuracy_b`, `judge.invalid`, `judge.own_accuracy` (with its A/B
-        split, invalid count and position consistency), `benchmarks.<name>.accuracy` and `.n`, steps
-        per answer and step length, `tts.greedy`, `tts.self`, `tts.oracle`, `tts.majority`, their
-        cost and `tts.gap` (self and oracle minus greedy), the same per tier under
-        `tts.tiers.<tier>` (DVC metrics).
+        --out/judge_score.parquet (EVAL_SCORE) instead of the two judge tables; --report, the metrics JSON
+        (DVC metrics) whose keys psrlm/metrics.py declares (EVAL; EVAL_SCORE with --judge score):
+        accuracy on the test and per tier, judge accuracy (on own pairs too, with position
+        consistency), benchmarks, test-time scaling per method with its cost and `tts.gap`.
 
 Run: dvc repro evaluate@m1   (or: python stages/evaluate.py --model data/models/m1 ...)
 """
@@ -45,7 +42,7 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import grade, outcome, prompts, search, task, tts
+from psrlm import grade, metrics, outcome, prompts, search, task, tts
 from psrlm.errors import PsrlmError, run
 from psrlm.engine import EngineParams, Sampling, build
 from psrlm.outputs import Outputs
@@ -97,25 +94,6 @@ def score_benchmarks(bench: pl.DataFrame, outputs: list[str], seconds: float, wo
         status=pl.Series(statuses, dtype=pl.String))
 
 
-def step_stats(outputs: pl.Series) -> dict:
-    """Steps per solution and mean characters per step (paper Tables 7-8): `Step n:` lines."""
-    steps = outputs.str.extract_all(r"(?m)^Step \d+:[^\n]*")
-    n = steps.list.len()
-    lengths = steps.explode().drop_nulls().str.len_chars()
-    return {"steps_per_answer": round(float(n.mean()), 3) if len(n) else None,
-            "step_chars": round(float(lengths.mean()), 1) if len(lengths) else None}
-
-
-def benchmark_metrics(bench: pl.DataFrame, limits: dict[str, int | None]) -> dict:
-    out = {}
-    for (name,), g in sorted(bench.group_by("benchmark")):
-        counts = dict(sorted(g.group_by("status").len().iter_rows()))
-        out[name] = {"n": g.height, "limit": limits.get(name),
-                     "accuracy": round(counts.get("correct", 0) / g.height, 4),
-                     "statuses": counts, **step_stats(g["output"])}
-    return out
-
-
 def score_judgments(eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
     parsed = [prompts.parse_verdict(o) for o in outputs]
     return eft.select("pair_id", "better").with_columns(
@@ -123,44 +101,6 @@ def score_judgments(eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
         verdict=pl.Series([v for v, _ in parsed], dtype=pl.String),
         verdict_status=pl.Series([r for _, r in parsed], dtype=pl.String),
     ).with_columns(correct=(pl.col("verdict") == pl.col("better")).fill_null(False))
-
-
-def _share(flags: pl.Series) -> float | None:
-    """The share of true flags; None (not measured, never 0.0) when there are none to count."""
-    return round(float(flags.mean()), 4) if len(flags) else None
-
-
-def _acc(df: pl.DataFrame) -> float | None:
-    return _share(df["correct"])
-
-
-def position_consistency(own: pl.DataFrame, judged: pl.DataFrame) -> tuple[int, int]:
-    """(consistent, shown in both orders): of the candidate pairs judged in both orders, how many
-    got two verdicts that name the same candidate. An invalid verdict is never consistent."""
-    picks = own.join(judged.select("pair_id", "verdict"), on="pair_id").select(
-        "problem_id", "step_idx",
-        lo=pl.min_horizontal("candidate_a", "candidate_b"),
-        hi=pl.max_horizontal("candidate_a", "candidate_b"),
-        pick=pl.when(pl.col("verdict") == "A").then(pl.col("candidate_a"))
-        .when(pl.col("verdict") == "B").then(pl.col("candidate_b")))
-    groups = picks.group_by("problem_id", "step_idx", "lo", "hi").agg(
-        n=pl.len(), same=(pl.col("pick").null_count() == 0) & (pl.col("pick").n_unique() == 1)
-    ).filter(pl.col("n") == 2)
-    return int(groups["same"].sum()), groups.height
-
-
-def own_metrics(own: pl.DataFrame, judged: pl.DataFrame) -> dict:
-    """Judge accuracy on the own-sample pairs, by the right step's position, and position
-    consistency (the share of pairs shown in both orders whose two verdicts agree)."""
-    if judged.is_empty():  # not measured (no step of the test gave a pair), never a 0.0
-        return {"own_n": 0, "own_accuracy": None, "own_accuracy_a": None, "own_accuracy_b": None,
-                "own_invalid": 0, "own_position_consistency": None}
-    same, both = position_consistency(own, judged)
-    return {"own_n": len(judged), "own_accuracy": _acc(judged),
-            "own_accuracy_a": _acc(judged.filter(pl.col("better") == "A")),
-            "own_accuracy_b": _acc(judged.filter(pl.col("better") == "B")),
-            "own_invalid": int(judged["verdict"].null_count()),
-            "own_position_consistency": round(same / both, 4) if both else None}
 
 
 def score_judgments_of(score_eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
@@ -173,17 +113,6 @@ def score_judgments_of(score_eft: pl.DataFrame, outputs: list[str]) -> pl.DataFr
     ).with_columns(correct=(pl.col("score") == pl.col("truth_score")).fill_null(False))
 
 
-def score_metrics(scored: pl.DataFrame) -> dict:
-    """`accuracy`: the exact 0-5 score; `right_wrong_accuracy`: whether it says 5 exactly for the
-    right solutions (the decision its pairs rest on). An unreadable score is wrong and counted."""
-    said_right = (scored["score"] == 5).fill_null(False)
-    return {"kind": "score", "n": len(scored), "accuracy": _acc(scored),
-            "right_wrong_accuracy": _share(said_right == (scored["truth_score"] == 5)),
-            "invalid": int(scored["score"].null_count()),
-            "invalid_by_reason": dict(sorted(scored.filter(pl.col("score").is_null())
-                                             .group_by("score_status").len().iter_rows()))}
-
-
 def tts_frame(rows: list[dict], source: str, gold: dict[str, str | None], the_task) -> pl.DataFrame:
     """Test-time scaling rows of one source with their gold answers and the task's statuses
     (benchmark rows are graded again by equivalence after this)."""
@@ -192,58 +121,6 @@ def tts_frame(rows: list[dict], source: str, gold: dict[str, str | None], the_ta
         source=pl.lit(source), gold_answer=pl.col("problem_id").replace_strict(gold, return_dtype=pl.String))
     return df.with_columns(status=answer_statuses(df["answer"].to_list(), df["gold_answer"].to_list(), the_task)
                            ).with_columns(correct=pl.col("status") == "correct")
-
-
-TIER = "tier:"  # EVAL_TTS.source of a tier's test: tier:<name>
-
-
-def tts_metrics(df: pl.DataFrame) -> dict:
-    """Accuracy of each method, its mean judge calls and generated tokens per problem, and each
-    search's gain over greedy on the same problems (`gap`: self - greedy beside oracle - greedy,
-    the generation-verification gap); the test's at the top, then `tiers` and `benchmarks`."""
-    out: dict = {}
-    for (source,), g in sorted(df.group_by("source")):
-        m = {"n": g["problem_id"].n_unique()}
-        for (method,), h in sorted(g.group_by("method")):
-            m[method] = _acc(h)
-            m.setdefault("cost", {})[method] = {"judge_calls": round(float(h["judge_calls"].mean()), 2),
-                                                "generated_tokens": round(float(h["generated_tokens"].mean()), 1)}
-        m["gap"] = {k: round(m[k] - m["greedy"], 4) for k in ("self", "oracle")
-                    if m.get(k) is not None and m.get("greedy") is not None}
-        out[source] = m
-    tiers = {s.removeprefix(TIER): out.pop(s) for s in list(out) if s.startswith(TIER)}
-    return out.pop("synthetic", {}) | ({"tiers": tiers} if tiers else {}) | ({"benchmarks": out} if out else {})
-
-
-def synthetic_metrics(solve: pl.DataFrame) -> dict:
-    return {"n": len(solve),
-            "accuracy": _share(solve["status"] == "correct"),
-            "no_answer": int((solve["status"] == "no_answer").sum()),
-            # A right answer is not a right solution: the share solved with every step
-            # right, and the share of written steps whose result fits their operands.
-            "steps_right_accuracy": _share(solve["steps_right"]),
-            "step_arithmetic": round(solve["arithmetic_right"].sum() / solve["steps_written"].sum(), 4)
-            if solve["steps_written"].sum() else None,
-            **step_stats(solve["output"])}
-
-
-def solve_metrics(solve: pl.DataFrame) -> dict:
-    """synthetic_metrics of the held-out test (tier base) and of every tier's rows."""
-    return {"synthetic": synthetic_metrics(solve.filter(pl.col("tier") == "base")),
-            "synthetic_by_tier": {tier: synthetic_metrics(g) for (tier,), g in sorted(solve.group_by("tier"))}}
-
-
-def metrics(solve: pl.DataFrame, judge: pl.DataFrame) -> dict:
-    return {
-        **solve_metrics(solve),
-        "judge": {"n": len(judge), "accuracy": _acc(judge),
-                  "accuracy_a": _acc(judge.filter(pl.col("better") == "A")),
-                  "accuracy_b": _acc(judge.filter(pl.col("better") == "B")),
-                  "invalid": int(judge["verdict"].null_count()),
-                  "invalid_by_reason": dict(sorted(judge.filter(pl.col("verdict").is_null())
-                                                   .group_by("verdict_status").len().iter_rows())),
-                  "said_a": int((judge["verdict"] == "A").sum())},
-    }
 
 
 def main() -> None:
@@ -338,7 +215,7 @@ def main() -> None:
         return tts_frame(rows, source, dict(zip(first["problem_id"], first["gold_answer"])), the_task)
 
     frames = [scaled(test, solve_out, "synthetic"),
-              *(scaled(t, tier_out[name], f"{TIER}{name}") for name, t in tier_tests.items())]
+              *(scaled(t, tier_out[name], f"{metrics.TIER}{name}") for name, t in tier_tests.items())]
     tts_bench = first_rows(tp.benchmark_limits)
     for (name,), g in sorted(tts_bench.group_by("benchmark")) if tp.methods else []:
         # Benchmarks have no step checker: self and majority only, graded by equivalence.
@@ -356,21 +233,20 @@ def main() -> None:
     out = Path(args.out)
     if args.judge == "step":
         judged, judged_own = score_judgments(eft, judge_out), score_judgments(own, own_out)
-        report = metrics(solve, judged)
-        report["judge"] |= own_metrics(own, judged_own)
+        report = {**metrics.solve_by_tier(solve), "judge": metrics.step_judge(judged) | metrics.own_judge(own, judged_own)}
         tables = [(judged, out / "judge.parquet", EVAL_JUDGE), (judged_own, out / "judge_own.parquet", EVAL_JUDGE)]
     else:
         judged = score_judgments_of(score_eft, score_out)
-        report = {**solve_metrics(solve), "judge": score_metrics(judged)}
+        report = {**metrics.solve_by_tier(solve), "judge": metrics.score_judge(judged)}
         tables = [(judged, out / "judge_score.parquet", EVAL_SCORE)]
     report |= {
-        "benchmarks": benchmark_metrics(scored, p.benchmark_limits),
-        "tts": tts_metrics(tts_df),
+        "benchmarks": metrics.benchmarks(scored, p.benchmark_limits),
+        "tts": metrics.test_time(tts_df),
         "generation_seconds": round(generation, 1), "tts_seconds": round(tts_seconds, 1)}
     with Outputs() as o:
         write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), *tables,
                       (scored, out / "benchmarks.parquet", EVAL_BENCHMARK), (tts_df, out / "tts.parquet", EVAL_TTS)], o)
-        o.json(args.report, report)
+        o.json(args.report, (metrics.EVAL if args.judge == "step" else metrics.EVAL_SCORE).check(report, args.report))
     t = report["tts"]
     print(f"evaluate: synthetic {report['synthetic']['accuracy']} of {report['synthetic']['n']}, "
           + "".join(f"tier {k} {v['accuracy']} of {v['n']}, " for k, v in report["synthetic_by_tier"].items()

@@ -27,6 +27,7 @@ import polars as pl
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
+from psrlm.metrics import JUDGE_SFT
 from psrlm.outputs import Outputs, is_main_process
 from psrlm.params import Count, PromptsParams, Share, TrainingParams, load_section
 from psrlm.sft import LOG, SftParams, TrainParams, as_chat, judge_examples, sft_examples, train
@@ -90,7 +91,7 @@ def main() -> None:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             stats = train(args.model, as_chat(mix), p, o.path(args.out), o.path(args.log), training=training)
             stats.update(trained=True, examples=kinds)
-        o.json(args.report, stats)
+        o.json(args.report, JUDGE_SFT.check(stats, args.report))
     print(f"judge_sft: {stats}")
 
 

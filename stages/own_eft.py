@@ -30,7 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import engine, owneft, prompts, search, task
+from psrlm import engine, owneft, prompts, task
 from psrlm.errors import run
 from psrlm.outputs import Outputs
 from psrlm.params import Count, Positive, Probability, PromptsParams, Range, Rate, TaskName, load_key, load_section

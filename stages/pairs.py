@@ -28,7 +28,8 @@ from pathlib import Path
 import polars as pl
 
 from psrlm.errors import PsrlmError, run
-from psrlm.pairs import PairsParams, build_pairs, metrics, pair_precision_of, recompute
+from psrlm.metrics import SEARCH, pair_precision
+from psrlm.pairs import PairsParams, build_pairs, metrics, recompute
 from psrlm.outputs import Outputs
 from psrlm.params import Count, load_key, load_section
 from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
@@ -70,10 +71,10 @@ def main() -> None:
                      merged("solutions", SEARCH_SOLUTIONS).collect(), pairs)
     # What the filters removed, audited the same way: the pairs Eq. 2 alone would have kept.
     report["pairs_unfiltered"] = unfiltered.height
-    report["pair_precision_unfiltered"] = pair_precision_of(unfiltered)
+    report["pair_precision_unfiltered"] = pair_precision(unfiltered)
     with Outputs() as o:
         write_table(pairs, o.path(args.out), PAIRS)
-        o.json(args.report, report)
+        o.json(args.report, SEARCH.check(report, args.report))
     print(f"pairs: {len(pairs)} pairs from {len(folders)} shard(s), precision {report['pair_precision']}")
 
 

@@ -20,18 +20,14 @@ from pathlib import Path
 import yaml
 
 from psrlm.errors import PsrlmError, run
-from psrlm.outputs import Outputs, load_json
+from psrlm.metrics import BASELINE as BASELINE_REPORT
+from psrlm.metrics import DPO, EVAL, SEARCH
+from psrlm.outputs import Outputs
 from psrlm.params import TEST_NAMES, TRUTHS, PipelineParams, TaskName, chain_of, load_key, load_section
 
 PAPER = Path(__file__).resolve().parents[1] / "psrlm" / "paper.yaml"
 BENCH_NAMES = {"gsm8k": "GSM8K", "math500": "MATH500", "gaokao2023en": "Gaokao", "olympiadbench": "Olympiad",
                "aime24": "AIME24", "amc23": "AMC23"}
-
-
-# The keys of each stage's metrics file that the report reads (dotted: section.key).
-EVAL_KEYS = ("synthetic.accuracy", "synthetic_by_tier", "judge.accuracy", "judge.accuracy_a", "judge.accuracy_b", "judge.invalid")
-SEARCH_KEYS = ("prompts", "judge_calls_per_step", "invalid_verdicts", "rollbacks", "unfinished", "pairs",
-               "step_accuracy", "judge_accuracy_self", "pair_precision", "position_consistency")
 
 
 def pct(x: float | None) -> str:
@@ -51,7 +47,7 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
     rows = []
     for m in sorted((m for m in models if m in iteration_of), key=iteration_of.get):
         e, i = evals[m], iteration_of[m]
-        bench = e.get("benchmarks", {})
+        bench = e["benchmarks"]
         s = search.get(str(i), {})
         rows.append({
             "model": m, "iteration": i,
@@ -61,12 +57,12 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
                                   if bench else None),
             "judge_accuracy": e["judge"]["accuracy"],
             "judge_accuracy_a": e["judge"]["accuracy_a"], "judge_accuracy_b": e["judge"]["accuracy_b"],
-            "judge_own_accuracy": e["judge"].get("own_accuracy"),
-            "judge_own_consistency": e["judge"].get("own_position_consistency"),
-            "steps_per_answer": e["synthetic"].get("steps_per_answer"),
-            "step_chars": e["synthetic"].get("step_chars"),
-            "steps_right_accuracy": e["synthetic"].get("steps_right_accuracy"),
-            "step_arithmetic": e["synthetic"].get("step_arithmetic"),
+            "judge_own_accuracy": e["judge"]["own_accuracy"],
+            "judge_own_consistency": e["judge"]["own_position_consistency"],
+            "steps_per_answer": e["synthetic"]["steps_per_answer"],
+            "step_chars": e["synthetic"]["step_chars"],
+            "steps_right_accuracy": e["synthetic"]["steps_right_accuracy"],
+            "step_arithmetic": e["synthetic"]["step_arithmetic"],
             "pairs": s.get("pairs"), "pair_precision": s.get("pair_precision"),
             "judge_accuracy_self": s.get("judge_accuracy_self"),
             "position_consistency": s.get("position_consistency"),
@@ -78,7 +74,7 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
 def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list[dict], paper: dict,
              judge: str, seed: int, baseline: dict | None, task_name: str = "synthetic",
              pool_tiers: dict[str, str] | None = None) -> str:
-    names = sorted({b for e in evals.values() for b in e.get("benchmarks", {})},
+    names = sorted({b for e in evals.values() for b in e["benchmarks"]},
                    key=list(BENCH_NAMES).index)
     test = TEST_NAMES[task_name]
     lines = ["# psrlm report", "",
@@ -89,12 +85,12 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
     head = ["model", test.split()[0], *(BENCH_NAMES[b] for b in names), "benchmark avg"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        b = evals[r["model"]].get("benchmarks", {})
+        b = evals[r["model"]]["benchmarks"]
         lines.append("| " + " | ".join([r["model"].upper(), pct(r["synthetic_accuracy"]),
                                         *(pct(b[n]["accuracy"]) for n in names),
                                         pct(r["benchmark_average"])]) + " |")
     if baseline is not None:
-        b, e = evals[BASELINE].get("benchmarks", {}), evals[BASELINE]
+        b, e = evals[BASELINE]["benchmarks"], evals[BASELINE]
         lines.append("| " + " | ".join(["M1 + plain SFT, same compute", pct(e["synthetic"]["accuracy"]),
                                         *(pct(b[n]["accuracy"]) for n in names),
                                         pct(round(sum(v["accuracy"] for v in b.values()) / len(b), 4) if b else None)])
@@ -121,7 +117,8 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
     lines += ["", "## Judge accuracy (paper Table 3)", "",
               "Held-out EFT: gold step against a corrupted copy of it (the paper's Table 3). Held-out own",
               "pairs: the SFT model's own right and wrong steps on problems no stage trains on, each pair",
-              "in both orders; consistency is the share of pairs whose two verdicts name the same step.", "",
+              "in both orders; consistency is the share of pairs whose two verdicts name the same step (an",
+              "invalid verdict in either order counts as inconsistent, as in the search table below).", "",
               "| model | held-out EFT | better step as A | better step as B | invalid | own pairs "
               "| own, right as A | own, right as B | own consistency | own invalid |", "|" + "---|" * 10]
     shown = ([SFT] if SFT in evals else []) + [r["model"] for r in rows]
@@ -129,9 +126,9 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
         j = evals[m]["judge"]
         name = "SFT phase" if m == SFT else m.upper()
         lines.append(f"| {name} | {pct(j['accuracy'])} | {pct(j['accuracy_a'])} | {pct(j['accuracy_b'])} | "
-                     f"{j['invalid']} | {pct(j.get('own_accuracy'))} | {pct(j.get('own_accuracy_a'))} | "
-                     f"{pct(j.get('own_accuracy_b'))} | {pct(j.get('own_position_consistency'))} | "
-                     f"{j.get('own_invalid', '–')} |")
+                     f"{j['invalid']} | {pct(j['own_accuracy'])} | {pct(j['own_accuracy_a'])} | "
+                     f"{pct(j['own_accuracy_b'])} | {pct(j['own_position_consistency'])} | "
+                     f"{j['own_invalid']} |")
     lines += ["", f"## Steps per answer and step length (paper Tables 7-8; {test})", "",
               "A right answer is not always a right solution: solved with every step right, and the share",
               "of written steps whose result fits their own operands (psrlm.arith; on real data, of the",
@@ -154,7 +151,7 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
                   if "pairs_unfiltered" in s else ("", ""))
         lines.append(f"| {i} | {s['prompts']} | {s['judge_calls_per_step']} | {s['invalid_verdicts']} | "
                      f"{s['rollbacks']} | {s['unfinished']} | {s['pairs']}{before[0]} | "
-                     f"{pct(s.get('candidate_accuracy'))} | "
+                     f"{pct(s['candidate_accuracy'])} | "
                      f"{pct(s['step_accuracy'])} | {pct(s['judge_accuracy_self'])} | "
                      f"{pct(s['pair_precision'])}{before[1]} | {pct(s['position_consistency'])} | "
                      f"{pct(d.get('final_accuracy'))} |")
@@ -164,8 +161,9 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
               "candidates: verdicts on pairs of the model's own candidates where one is right and the other",
               "wrong (an invalid verdict counts as wrong). Pairs and pair precision in brackets: before the",
               "`pairs` filters (judge unanimous, chosen step sampled often enough). Pair precision: share of preference pairs whose",
-              "chosen step is right and rejected step wrong. Position consistency: share of candidate pairs",
-              "judged validly in both orders that get the same winner both times. Chains with other judges",
+              "chosen step is right and rejected step wrong. Position consistency (one definition here and in",
+              "the judge table, psrlm/metrics.py): share of candidate pairs judged in both orders whose two",
+              "verdicts name the same winner; an invalid verdict in either order is inconsistent. Chains with other judges",
               "and seeds side by side: `python -m psrlm.compare` (README).", "",
               "## The paper's published numbers (for reference; not psrlm results)", "",
               "Average accuracy of the six benchmarks, % (paper Table 1):", "",
@@ -245,14 +243,14 @@ def main() -> None:
     iteration_of = {model: i for i, (model, _) in enumerate(chain, start=1)}
     iteration_of[chain[-1][1]] = len(chain) + 1
     models = list(p.models_to_evaluate)
-    evals = {m: load_json(Path(args.eval) / f"{m}.json", EVAL_KEYS) for m in models}
-    search = {str(i): load_json(Path(args.search) / f"{i}.json", SEARCH_KEYS) for i in range(1, len(chain) + 1)}
-    dpo = {str(i): load_json(Path(args.dpo) / f"{i}.json", ()) for i in range(1, len(chain) + 1)}
+    evals = {m: EVAL.load(Path(args.eval) / f"{m}.json") for m in models}
+    search = {str(i): SEARCH.load(Path(args.search) / f"{i}.json") for i in range(1, len(chain) + 1)}
+    dpo = {str(i): DPO.load(Path(args.dpo) / f"{i}.json") for i in range(1, len(chain) + 1)}
     rows = rows_per_model(models, evals, search, iteration_of)
     if not rows:
         raise PsrlmError("pipeline.models_to_evaluate: names no model of the chain, so the report has no rows")
     judge = load_key(args.params, "search.judge", str)
-    baseline = load_json(Path(args.baseline), ("token_budget", "learning_rate")) if BASELINE in models else None
+    baseline = BASELINE_REPORT.load(args.baseline) if BASELINE in models else None
     task_name = load_key(args.params, "prepare.task", TaskName)
     tiers_of = load_key(args.params, "prepare.pool_tiers", dict[int, str] | None) or {}
     pool_tiers = {str(i): tiers_of.get(i, "base") for i in range(1, len(chain) + 1)}

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from psrlm import prompts
 from psrlm.errors import PsrlmError, run
-from psrlm.outputs import Outputs, is_main_process, load_json
+from psrlm.metrics import SFT
+from psrlm.outputs import Outputs, is_main_process
 from psrlm.params import PromptsParams, TrainingParams, load_section
 from psrlm.sft import SftParams, as_chat, score_examples, sft_examples, train
 from psrlm.tables import EFT, PROBLEMS, SCORE_EFT, read_table
@@ -35,7 +35,7 @@ from psrlm.tables import EFT, PROBLEMS, SCORE_EFT, read_table
 
 def matched_tokens(report: str) -> int:
     """The tokens another SFT run trained on, read from its report (its `tokens` key)."""
-    tokens = load_json(Path(report), ("tokens",))["tokens"]
+    tokens = SFT.load(report)["tokens"]
     if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
         raise PsrlmError(f"{report}: `tokens` must be a positive integer, got {tokens!r}")
     return tokens
@@ -73,7 +73,7 @@ def main() -> None:
                       token_budget=budget, ema_decay=p.ema_decay)
         stats.update(examples=len(examples), eft_examples=int((examples["kind"] == "eft").sum()),
                      token_budget=budget)
-        o.json(args.report, stats)
+        o.json(args.report, SFT.check(stats, args.report))
     print(f"sft: {stats}")
 
 

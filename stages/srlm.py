@@ -28,8 +28,8 @@ import polars as pl
 
 from psrlm import engine, outcome, prompts, search, task
 from psrlm.errors import run
+from psrlm.metrics import SRLM, pair_precision, share
 from psrlm.outputs import Outputs
-from psrlm.pairs import pair_precision_of
 from psrlm.params import Count, NonNegative, Positive, Probability, PromptsParams, TaskName, load_key, load_section
 from psrlm.tables import OUTCOME_SAMPLES, PAIRS, PROBLEMS, read_table, write_tables
 
@@ -60,9 +60,6 @@ def pairs_of(samples: pl.DataFrame) -> pl.DataFrame:
 
 def audit(samples: pl.DataFrame, pairs: pl.DataFrame) -> dict:
     """What the self-scores were worth, from the ground truth."""
-    def frac(n: int, d: int) -> float | None:
-        return round(n / d, 4) if d else None
-
     valid = samples.filter(pl.col("score").is_not_null())
     # Every (right, wrong) couple of one prompt's samples with valid scores: the judge is right when
     # it scores the right one higher (the outcome counterpart of the process judge's own-pair accuracy).
@@ -71,16 +68,16 @@ def audit(samples: pl.DataFrame, pairs: pl.DataFrame) -> dict:
     couples = right.join(wrong, on="problem_id")
     return {
         "prompts": samples["problem_id"].n_unique(), "samples": samples.height, "judge_calls": samples.height,
-        "sample_accuracy": frac(int(samples["correct"].sum()), samples.height),
+        "sample_accuracy": share(int(samples["correct"].sum()), samples.height),
         "invalid_scores": samples.height - valid.height,
         "invalid_by_reason": dict(sorted(samples.filter(pl.col("score").is_null())
                                          .group_by("score_status").len().iter_rows())),
-        "score_accuracy": frac(int((valid["score"] == valid["truth_score"]).sum()), valid.height),
+        "score_accuracy": share(int((valid["score"] == valid["truth_score"]).sum()), valid.height),
         "scores": {str(k): v for k, v in sorted(valid.group_by("score").len().iter_rows())},
-        "judge_accuracy_self": frac(int((couples["hi"] > couples["lo"]).sum()), couples.height),
+        "judge_accuracy_self": share(int((couples["hi"] > couples["lo"]).sum()), couples.height),
         "judge_self_pairs": couples.height,
-        "pairs": pairs.height, "pairs_per_prompt": frac(pairs.height, samples["problem_id"].n_unique()),
-        "pair_precision": pair_precision_of(pairs),  # the process-based chain's definition
+        "pairs": pairs.height, "pairs_per_prompt": share(pairs.height, samples["problem_id"].n_unique()),
+        "pair_precision": pair_precision(pairs),
     }
 
 
@@ -136,7 +133,7 @@ def main() -> None:
     out = Path(args.out)
     with Outputs() as o:
         write_tables([(samples, out / "samples.parquet", OUTCOME_SAMPLES), (pairs, out / "pairs.parquet", PAIRS)], o)
-        o.json(args.report, report)
+        o.json(args.report, SRLM.check(report, args.report))
     print(f"srlm ({eng.name}): {len(pool)} prompts, {samples.height} samples, {report['invalid_scores']} "
           f"invalid scores, score accuracy {report['score_accuracy']}, {pairs.height} pairs, "
           f"precision {report['pair_precision']}, {report['seconds']} s")

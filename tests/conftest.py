@@ -38,6 +38,18 @@ def run_stage(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedPr
                           capture_output=True, text=True)
 
 
+def filled(report, **values) -> dict:
+    """A metrics file holding every key `report` (a psrlm.metrics.Report) declares: 0.5, or
+    `values[dotted key]` (the sections synthetic_by_tier, benchmarks and tts default to {})."""
+    out: dict = {}
+    for dotted in report.keys:
+        node, parts = out, dotted.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = values.get(dotted, {} if parts[-1] in ("synthetic_by_tier", "benchmarks", "tts") else 0.5)
+    return out
+
+
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     return make_repo_copy(tmp_path)

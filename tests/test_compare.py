@@ -2,7 +2,10 @@
 
 import pytest
 
+from conftest import filled
 from psrlm import compare
+from psrlm.errors import PsrlmError
+from psrlm.metrics import BASELINE, DPO, EVAL, SEARCH
 
 
 def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=None, baseline_tokens=200):
@@ -11,14 +14,15 @@ def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=Non
                            "models_to_evaluate": ["m1", "m2", "m3", "baseline"]},
               "search": {"judge": judge, "width": 6}, "dpo": {"beta": beta, "loss_type": ["sigmoid"]}}
     # a hard tier beside the base one (prepare.tiers) where each model solves half as many
-    metrics = {f"reports/eval/{m}.json": {"data": {"synthetic": {"accuracy": a}, "judge": {"accuracy": 0.8},
-                                                   "synthetic_by_tier": {"base": {"accuracy": a},
-                                                                         "hard": {"accuracy": a / 2}}}}
+    metrics = {f"reports/eval/{m}.json": {"data": filled(
+        EVAL, **{"synthetic.accuracy": a, "judge.accuracy": 0.8,
+                 "synthetic_by_tier": {"base": {"accuracy": a}, "hard": {"accuracy": a / 2}}})}
                for m, a in (("m1", m1), ("m2", (m1 + m3) / 2), ("m3", m3), ("baseline", m1 + 0.01))}
-    metrics |= {f"reports/search/{i}.json": {"data": {"pairs": pairs, "pair_precision": precision}} for i in (1, 2)}
+    metrics |= {f"reports/search/{i}.json": {"data": filled(SEARCH, pairs=pairs, pair_precision=precision,
+                                                            judge_accuracy_self=None)} for i in (1, 2)}
     # the baseline names the DPO tokens it was matched to: 200 = the two DPO runs' 100 + 100
-    metrics |= {f"reports/dpo/{i}.json": {"data": {"train_tokens": 100}} for i in (1, 2)}
-    metrics["reports/baseline/metrics.json"] = {"data": {"dpo_train_tokens": baseline_tokens}}
+    metrics |= {f"reports/dpo/{i}.json": {"data": filled(DPO, train_tokens=100)} for i in (1, 2)}
+    metrics["reports/baseline/metrics.json"] = {"data": filled(BASELINE, dpo_train_tokens=baseline_tokens)}
     rev = {"rev": f"{abs(hash(name)):040x}"[:40], "name": name, "error": error,
            "data": {"params": {"params.yaml": {"data": params}}, "metrics": metrics}}
     return {"revs": [rev], "name": name}
@@ -71,3 +75,10 @@ def test_accuracy_and_gain_per_tier():
     md = compare.markdown(summaries)
     assert "Held-out accuracy, hard tier (prepare.tiers):" in md
     assert "| search.judge=oracle | 30.0 | 33.0 (32.5–33.5) | 36.0 (35.0–37.0) | 30.5 | 6.0 (5.0–7.0) |" in md
+
+
+def test_an_experiment_whose_metrics_file_lost_a_key_is_refused_in_one_line():
+    show = [{"rev": "abc", "experiments": [exp("judges-1", "oracle", 0, 0.60, 0.70)]}]
+    del show[0]["experiments"][0]["revs"][0]["data"]["metrics"]["reports/eval/m3.json"]["data"]["judge"]["own_accuracy"]
+    with pytest.raises(PsrlmError, match=r"^experiment judges-1: reports/eval/m3.json: missing key 'judge.own_accuracy'"):
+        compare.runs_from_exp_show(show, "judges")

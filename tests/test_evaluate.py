@@ -1,8 +1,8 @@
-"""The evaluate stage's judge metrics on the own-sample pairs, on hand-made tables (exact values)."""
+"""The evaluate stage's tables and their metrics (psrlm.metrics) on hand-made tables (exact values)."""
 
 import polars as pl
 
-from psrlm import task
+from psrlm import metrics, task
 
 from stages_loader import load_stage
 
@@ -28,17 +28,42 @@ OUTPUTS = ["[[A]]", "[[B]]", "[[A]]", "[[A]]", "[[A]]", "no idea", "[[B]]"]
 def test_own_metrics_exact_values():
     judged = evaluate.score_judgments(OWN, OUTPUTS)
     # right: p0-A, p0-B, p1-A, q0-A; wrong: p1-B (said A), q0-B (invalid), r0-A (said B)
-    assert evaluate.own_metrics(OWN, judged) == {
+    assert metrics.own_judge(OWN, judged) == {
         "own_n": 7, "own_accuracy": round(4 / 7, 4), "own_accuracy_a": 0.75,
         "own_accuracy_b": round(1 / 3, 4), "own_invalid": 1,
         "own_position_consistency": round(1 / 3, 4)}  # of p0, p1, q0 (r0 is shown once): p0
 
 
+def consistency(own, judged):
+    return metrics.position_consistency(own.join(judged.select("pair_id", "verdict"), on="pair_id"),
+                                        ["problem_id", "step_idx"])
+
+
 def test_consistency_counts_only_pairs_in_both_orders_and_invalid_is_never_consistent():
     judged = evaluate.score_judgments(OWN, OUTPUTS)
-    assert evaluate.position_consistency(OWN, judged) == (1, 3)
+    assert consistency(OWN, judged) == (1, 3)
     flipped = evaluate.score_judgments(OWN, ["[[B]]", "[[A]]"] + OUTPUTS[2:])  # p0: wrong but consistent
-    assert evaluate.position_consistency(OWN, flipped) == (1, 3)
+    assert consistency(OWN, flipped) == (1, 3)
+
+
+def test_the_search_audit_and_evaluate_measure_consistency_alike():
+    """One definition: the same verdicts as a search's judgments table (stage pairs) and as own
+    pairs (stage evaluate) give the same position consistency, invalid verdicts included."""
+    from psrlm import pairs
+    from psrlm.tables import SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS
+
+    index = {R1: 0, W1: 1, W2: 2}
+    judged = evaluate.score_judgments(OWN, OUTPUTS).join(OWN, on="pair_id")
+    search = pl.DataFrame([
+        {"problem_id": r["problem_id"], "iteration": 1, "loop": 0, "step_idx": 1,
+         "candidate_a": index[r["candidate_a"]], "candidate_b": index[r["candidate_b"]], "judgment": r["output"],
+         "verdict": r["verdict"], "verdict_status": r["verdict_status"]} for r in judged.iter_rows(named=True)],
+        schema=SEARCH_JUDGMENTS.columns)
+    audit = pairs.metrics(pl.DataFrame(schema=SEARCH_STEPS.columns), search,
+                          pl.DataFrame(schema=SEARCH_SOLUTIONS.columns), pl.DataFrame(schema={
+                              "chosen_correct": pl.Boolean, "rejected_correct": pl.Boolean}))
+    own = metrics.own_judge(OWN, evaluate.score_judgments(OWN, OUTPUTS))
+    assert audit["position_consistency"] == own["own_position_consistency"] == round(1 / 3, 4)
 
 
 def test_a_right_answer_past_a_wrong_step_is_not_a_right_solution():
@@ -56,7 +81,7 @@ def test_a_right_answer_past_a_wrong_step_is_not_a_right_solution():
     # arithmetic: 3 of 3; 46 + 11 = 58 is wrong and 58 / 3 has no exact result, 19 * 2 = 38 fits; 1 of 1
     assert solve["arithmetic_right"].to_list() == [3, 1, 1]
     assert solve["steps_written"].to_list() == [3, 3, 1]
-    m = evaluate.metrics(solve, evaluate.score_judgments(OWN, OUTPUTS))["synthetic"]
+    m = metrics.solve_by_tier(solve)["synthetic"]
     assert m["accuracy"] == round(2 / 3, 4) and m["steps_right_accuracy"] == round(1 / 3, 4)
     assert m["step_arithmetic"] == round(5 / 7, 4)
 
@@ -70,6 +95,6 @@ def test_metrics_per_tier_keep_the_base_test_apart():
     solve = pl.concat([evaluate.score_solutions(base, [right, right], the_task),
                        evaluate.score_solutions(hard, [right, wrong], the_task, "hard")])
     assert solve["tier"].to_list() == ["base", "base", "hard", "hard"]
-    m = evaluate.metrics(solve, evaluate.score_judgments(OWN, OUTPUTS))
+    m = metrics.solve_by_tier(solve)
     assert m["synthetic"]["n"] == 2 and m["synthetic"]["accuracy"] == 1.0
     assert {t: (v["n"], v["accuracy"]) for t, v in m["synthetic_by_tier"].items()} == {"base": (2, 1.0), "hard": (2, 0.5)}

@@ -24,8 +24,8 @@ import polars as pl
 import pytest
 import yaml
 
-from conftest import ROOT, run_stage, smoke_params, write_params
-from psrlm import tables
+from conftest import ROOT, filled, run_stage, smoke_params, write_params
+from psrlm import metrics, tables
 from psrlm.benchmarks import load_benchmark
 from psrlm.errors import PsrlmError
 from psrlm.outputs import Outputs
@@ -546,13 +546,33 @@ def test_a_stage_stops_when_the_dvc_that_started_it_dies(tmp_path):
 # ---- empty sets are not measured, and the report writes all or nothing ----
 
 def test_an_empty_evaluation_is_not_measured_never_zero():
-    evaluate = load_stage("evaluate")
     empty_solve = pl.DataFrame(schema=tables.EVAL_SOLVE.polars_schema())
     empty_judge = pl.DataFrame(schema=tables.EVAL_JUDGE.polars_schema())
-    m = evaluate.metrics(empty_solve, empty_judge)
+    m = metrics.solve_by_tier(empty_solve) | {"judge": metrics.step_judge(empty_judge)}
     assert m["synthetic"]["accuracy"] is None and m["synthetic"]["steps_right_accuracy"] is None
     assert m["judge"]["accuracy"] is None and m["judge"]["accuracy_a"] is None
-    assert evaluate.metrics(empty_solve, eval_judge())["judge"]["accuracy"] == 0.5
+    assert metrics.step_judge(eval_judge())["accuracy"] == 0.5
+
+
+def test_every_metrics_file_is_checked_where_written_and_where_read(tmp_path):
+    """A renamed or missing key fails in one line naming the file and the key, for every report."""
+    for report in (metrics.SFT, metrics.DPO, metrics.BASELINE, metrics.SEARCH, metrics.SRLM, metrics.EVAL,
+                   metrics.EVAL_SCORE):
+        path = tmp_path / "r.json"
+        path.write_text(json.dumps(filled(report)))
+        assert report.load(path) == filled(report)
+        last = report.keys[-1].split(".")
+        broken = filled(report)
+        node = broken
+        for part in last[:-1]:
+            node = node[part]
+        node["renamed"] = node.pop(last[-1])
+        path.write_text(json.dumps(broken))
+        with pytest.raises(PsrlmError) as e:
+            report.load(path)
+        assert str(e.value).startswith(f"{path}: missing key '{report.keys[-1]}'") and "\n" not in str(e.value)
+        with pytest.raises(PsrlmError, match=f"out.json: missing key '{report.keys[-1]}'"):
+            report.check(broken, "out.json")
 
 
 def test_the_report_checks_every_metrics_file_before_it_writes(tmp_path, monkeypatch):
@@ -560,9 +580,7 @@ def test_the_report_checks_every_metrics_file_before_it_writes(tmp_path, monkeyp
     reports = tmp_path / "reports"
     for m in smoke_params()["pipeline"]["models_to_evaluate"]:
         (reports / "eval").mkdir(parents=True, exist_ok=True)
-        (reports / "eval" / f"{m}.json").write_text(json.dumps(
-            {"synthetic": {"accuracy": 0.5}, "synthetic_by_tier": {"base": {"accuracy": 0.5}},
-             "judge": {"accuracy": 0.5, "accuracy_a": 0.5, "accuracy_b": 0.5, "invalid": 0}}))
+        (reports / "eval" / f"{m}.json").write_text(json.dumps(filled(metrics.EVAL)))
     (reports / "search").mkdir()
     (reports / "search" / "1.json").write_text("{}")
     out = tmp_path / "o"
@@ -571,7 +589,7 @@ def test_the_report_checks_every_metrics_file_before_it_writes(tmp_path, monkeyp
                                "--search", str(reports / "search"), "--dpo", str(reports / "dpo"),
                                "--baseline", str(reports / "baseline.json"), "--out", str(out / "out")],
                     monkeypatch)
-    assert said == f"{reports / 'search' / '1.json'}: missing key 'prompts'"
+    assert said.startswith(f"{reports / 'search' / '1.json'}: missing key 'prompts'") and "\n" not in said
     assert snapshot(out) == before
 
 
@@ -627,9 +645,9 @@ def test_an_output_the_stage_never_wrote_moves_nothing_and_leaves_no_temporary(t
 
 @pytest.mark.parametrize("report, message", [
     (None, "report not found"),
-    ('{"steps": 10}', "missing key 'tokens'"),
-    ('{"tokens": "many"}', "`tokens` must be a positive integer, got 'many'"),
-    ('{"tokens": 0}', "`tokens` must be a positive integer, got 0"),
+    ('{"steps": 10}', "missing key 'train_loss'"),
+    (json.dumps(filled(metrics.SFT, tokens="many")), "`tokens` must be a positive integer, got 'many'"),
+    (json.dumps(filled(metrics.SFT, tokens=0)), "`tokens` must be a positive integer, got 0"),
     ("not json", "not valid JSON"),
 ])
 def test_sft_matching_another_runs_tokens_needs_its_report(tmp_path, monkeypatch, report, message):

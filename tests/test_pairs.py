@@ -91,7 +91,7 @@ def hand_made_tables():
         judged("p", 0, 1, 0, 2, "A"),  # right
         judged("p", 0, 1, 2, 0, "B"),  # right: the pair {0, 2} is consistent
         judged("p", 0, 1, 1, 2, "A"),  # both wrong: not a right-vs-wrong judgment
-        judged("p", 0, 1, 2, 1, None),  # invalid: {1, 2} has one valid order, no consistency verdict
+        judged("p", 0, 1, 2, 1, None),  # invalid: {1, 2} shown in both orders, inconsistent
         judged("q", 1, 2, 0, 1, "A"),  # wrong (d0 over d1)
         judged("q", 1, 2, 1, 0, "B"),  # wrong again, but consistent
     ], schema=SEARCH_JUDGMENTS.columns)
@@ -113,7 +113,8 @@ def test_audit_metrics_have_the_values_worked_out_by_hand():
     assert out.height == 2 and m["pairs"] == 2
     assert m["judge_self_pairs"] == 6  # p: (0,1), (1,0), (0,2), (2,0); q: (0,1), (1,0)
     assert m["judge_accuracy_self"] == 0.5  # 3 right of 6
-    assert m["position_consistency"] == round(2 / 3, 4)  # {0,1} of p no; {0,2} of p, {0,1} of q yes
+    # {0,1} of p no, {1,2} of p no (an invalid verdict); {0,2} of p, {0,1} of q yes (psrlm.metrics)
+    assert m["position_consistency"] == 0.5
     assert m["pair_precision"] == 0.5  # p: right over wrong; q: wrong over right
     assert m["step_accuracy"] == 0.5  # kept: c0 right, d0 wrong
     assert m["candidate_accuracy"] == round(4 / 12, 4)  # c0 x2 + d1 x2 of 12 samples
