@@ -153,7 +153,7 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: 
         """TRL's SFTTrainer with the model's own loss (the mean NLL of the completion tokens, as
         TRL's). TRL's fused LM head also works out every token's entropy and top-1 accuracy for
         its logs on every step: 12-14% of the default model's throughput (benchmarks/sft_overhead.py;
-        README, Speed)."""
+        docs/experiments.md, Speed)."""
 
         trained_tokens = 0  # real (non-pad) tokens of every training batch, all processes
 
