@@ -32,7 +32,7 @@ import torch
 import yaml
 
 from psrlm import arith, prompts, trainlog
-from psrlm.engine import HFEngine, Sampling
+from psrlm.engine import HFEngine, greedy
 from psrlm.model import scratch_model
 from psrlm.params import TrainingParams, load_section
 from psrlm.sft import SftParams, as_chat, sft_examples, trainer
@@ -125,12 +125,8 @@ def main() -> None:
     model = tr.model.eval()
     eng = HFEngine(model, tok, 64)
 
-    def greedy(users, max_tokens):
-        return [o[0] for o in eng.generate([eng.chat(u) for u in users], 1, Sampling(0.0, 1.0, max_tokens, ()),
-                                           0, "greedy")]
-
     test = pl.read_parquet("data/prepare/test.parquet").head(a.evaln)
-    outs = greedy([prompts.solve_prompt(solve_t, q) for q in test["problem"]], 128)
+    outs = greedy(eng, [eng.chat(prompts.solve_prompt(solve_t, q)) for q in test["problem"]], 128)
     solved = sum(prompts.final_answer(o) == g for o, g in zip(outs, test["gold_answer"]))
     right, written = (sum(x) for x in zip(*(arith.arithmetic_right(o) for o in outs)))
     eft = pl.read_parquet("data/prepare/eft_test.parquet").head(200)

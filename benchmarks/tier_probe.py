@@ -79,7 +79,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from psrlm.engine import HFEngine, Sampling
+    from psrlm.engine import HFEngine, greedy
 
     base = base_difficulty(args.params)
     tiers = [("base", base)] + [tier(s, base) for s in args.tier]
@@ -90,8 +90,7 @@ def main() -> None:
     for k, (name, d) in enumerate(tiers):
         start = time.time()
         probs = arith.distinct_problems(random.Random(args.seed + k), d, args.n)
-        outs = [o[0] for o in eng.generate([eng.chat(prompts.solve_prompt(solve_t, q.text)) for q in probs], 1,
-                                           Sampling(0.0, 1.0, args.max_tokens, ()), 0, name)]
+        outs = greedy(eng, [eng.chat(prompts.solve_prompt(solve_t, q.text)) for q in probs], args.max_tokens, 0, name)
         rows[name] = {"difficulty": {k2: getattr(d, k2) for k2 in KEYS}, **measure(outs, probs),
                       "seconds": round(time.time() - start, 1)}
         print(name, rows[name]["solve"], json.dumps(rows[name]["step_right_by_position"]), flush=True)

@@ -43,6 +43,12 @@ def _cut(text: str, stop: Sequence[str]) -> str:
     return text
 
 
+def greedy(eng, prompts: Sequence[str], max_tokens: int, seed: int = 0, desc: str = "greedy") -> list[str]:
+    """One greedy continuation of each (chat-rendered) prompt by `eng` (any object with the
+    engines' `generate`): how every stage solves for evaluation and asks a judge, step or score."""
+    return [o[0] for o in eng.generate(prompts, 1, Sampling(0.0, 1.0, max_tokens, ()), seed, desc)]
+
+
 def chat_of(tok):
     """`chat(user_text, reply_so_far="")` in `tok`'s chat template: one user turn, the assistant's
     reply opened (and continued with `reply_so_far`, e.g. the steps chosen so far). Engines and

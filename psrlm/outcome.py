@@ -1,6 +1,6 @@
 """The outcome-based SRLM baseline (Yuan et al. 2024), pure logic: a whole solution scored 0-5 by
 an additive rubric, the model's own score read back, best-vs-worst pairs; and the answer vote of
-test-time majority voting.
+test-time majority voting (the model's own scores come from psrlm.tts.self_scores).
 
 The rubric is Yuan et al.'s additive LLM-as-a-judge prompt (a point for each criterion met) in this
 task's words. One point each:
@@ -129,20 +129,6 @@ def corrupt_solution(rng: random.Random, problem: arith.Problem, kind: str, d: a
         steps.append(arith.format_step(j + 1, value, op, b, nxt, final=j + 1 == len(problem.ops)))
         value = nxt
     return steps
-
-
-def best_and_worst(scores: Sequence[int | None], order: Sequence[int]) -> tuple[int | None, int | None]:
-    """(chosen, rejected) among samples with a valid score: highest and lowest, ties broken by the
-    seeded `order`; (None, None) when fewer than two are valid or every valid score ties (Yuan et
-    al.: no pair). An invalid score (None) is neither best nor worst."""
-    valid = [i for i, s in enumerate(scores) if s is not None]
-    if len(valid) < 2 or len({scores[i] for i in valid}) == 1:
-        return None, None
-    rank = {c: r for r, c in enumerate(order)}
-    best, worst = max(scores[i] for i in valid), min(scores[i] for i in valid)
-    chosen = min((i for i in valid if scores[i] == best), key=rank.__getitem__)
-    rejected = min((i for i in valid if scores[i] == worst), key=rank.__getitem__)
-    return chosen, rejected
 
 
 def majority(answers: Sequence[str | None]) -> str | None:

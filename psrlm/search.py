@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal, NamedTuple, Protocol
 
 from psrlm import prompts
+from psrlm.engine import Sampling, greedy
 from psrlm.params import Count, NonNegative, ParamsError, Positive, Probability, Range
 from psrlm.prompts import final_answer, is_final, parse_verdict
 
@@ -144,15 +145,18 @@ def scores(n: int, verdicts: Sequence[tuple[int, int, str | None]],
     return wins
 
 
-def pick(score: Sequence[int], order: Sequence[int]) -> tuple[int | None, int | None]:
+def pick(score: Sequence[int | None], order: Sequence[int]) -> tuple[int | None, int | None]:
     """(chosen, rejected): best and worst score, ties broken by the seeded candidate `order`;
-    (None, None) when every candidate ties, which calls for a rollback."""
-    if len(set(score)) <= 1:
+    (None, None) when every candidate ties, which calls for a rollback (a step search) or gives no
+    pair (the outcome baseline, Yuan et al.). A score of None (an outcome judge's unreadable
+    score; a step's win count never is) is neither best nor worst."""
+    valid = [i for i, s in enumerate(score) if s is not None]
+    if len({score[i] for i in valid}) <= 1:
         return None, None
     rank = {c: r for r, c in enumerate(order)}
-    best, worst = max(score), min(score)
-    chosen = min((i for i, s in enumerate(score) if s == best), key=rank.__getitem__)
-    rejected = min((i for i, s in enumerate(score) if s == worst), key=rank.__getitem__)
+    best, worst = max(score[i] for i in valid), min(score[i] for i in valid)
+    chosen = min((i for i in valid if score[i] == best), key=rank.__getitem__)
+    rejected = min((i for i in valid if score[i] == worst), key=rank.__getitem__)
     return chosen, rejected
 
 
@@ -259,11 +263,9 @@ class Bound:
     (`oracle`) or the seeded coin (`random`)."""
 
     def __init__(self, eng, p: SearchParams, judge_t: str, label, seed: int):
-        from psrlm.engine import Sampling
 
         self.eng, self.p, self.judge_t, self.label, self.seed = eng, p, judge_t, label, seed
         self.sample_sp = Sampling(p.temperature, p.top_p, p.max_step_tokens, ("\n",))
-        self.judge_sp = Sampling(0.0, 1.0, p.max_judge_tokens, ())
 
     def sample(self, prompts_: Sequence[str], n: int, seed: int) -> list[list[str]]:
         return self.eng.generate(prompts_, n, self.sample_sp, seed, "sample")
@@ -276,4 +278,4 @@ class Bound:
             return [random_judgment(self.seed, r) for r in requests]
         rendered = [self.eng.chat(prompts.judge_prompt(self.judge_t, r.problem, r.steps, r.step_a, r.step_b))
                     for r in requests]
-        return [o[0] for o in self.eng.generate(rendered, 1, self.judge_sp, self.seed, "judge")]
+        return greedy(self.eng, rendered, self.p.max_judge_tokens, self.seed, "judge")

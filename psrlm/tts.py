@@ -8,7 +8,8 @@ every sample counted):
   oracle    the same step search judged by the exact checker: the ceiling of judge-guided search
             (synthetic task only: benchmarks have no step checker);
   majority  the most frequent answer of w sampled whole solutions (the usual cheap baseline).
-Sampling is seeded by `tts.seed`; the same params give the same tables.
+Sampling is seeded by `tts.seed`; the same params give the same tables. `self_scores` is the one
+way a score judge scores its own samples, here and in the srlm stage's pairs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from psrlm import outcome, prompts, search
-from psrlm.engine import Sampling
+from psrlm.engine import Sampling, greedy
 from psrlm.params import Count, Positive
 
 
@@ -59,6 +60,15 @@ def step_search(eng, p: TtsParams, judge: str, problems: Sequence[tuple[str, str
             for s in solutions]
 
 
+def self_scores(eng, problems: Sequence[str], samples: Sequence[Sequence[str]], score_t: str, max_tokens: int,
+                seed: int, desc: str = "score") -> list[list[tuple[str, int | None, str]]]:
+    """The model's own 0-5 score of every sample of every problem (its score judge, greedy, one
+    call each): per problem, per sample, (judgment, score or None, parse status)."""
+    flat = [eng.chat(prompts.score_prompt(score_t, q, s)) for q, sols in zip(problems, samples) for s in sols]
+    judged = iter(greedy(eng, flat, max_tokens, seed, desc) if flat else [])
+    return [[(j, *outcome.parse_score(j)) for j in (next(judged) for _ in sols)] for sols in samples]
+
+
 def sample_solutions(eng, p: TtsParams, solve_prompts: Sequence[str]) -> list[list[str]]:
     """w whole solutions per (chat-rendered) solve prompt, sampled as the search samples steps."""
     sp = Sampling(p.temperature, p.top_p, p.max_new_tokens, ())
@@ -80,17 +90,14 @@ def best_of_rows(eng, p: TtsParams, problems: Sequence[tuple[str, str]], samples
                  score_t: str, count: Callable[[str], int]) -> list[dict]:
     """A score judge's test-time scaling: each of the w samples scored by the model itself, the
     best valid score wins (the first of equals; no valid score: the first sample)."""
-    flat = [eng.chat(prompts.score_prompt(score_t, q, s)) for (_, q), sols in zip(problems, samples) for s in sols]
-    sp = Sampling(0.0, 1.0, p.max_judge_tokens, ())
-    judged = [o[0] for o in eng.generate(flat, 1, sp, p.seed, "tts score")] if flat else []
+    scored = self_scores(eng, [q for _, q in problems], samples, score_t, p.max_judge_tokens, p.seed, "tts score")
     rows = []
-    for k, ((pid, _), sols) in enumerate(zip(problems, samples)):
-        outs = judged[k * p.width:(k + 1) * p.width]
-        best = outcome.best_scored([outcome.parse_score(o)[0] for o in outs])
+    for (pid, _), sols, judged in zip(problems, samples, scored):
+        best = outcome.best_scored([score for _, score, _ in judged])
         pick = sols[0 if best is None else best]
         rows.append({"problem_id": pid, "method": "self", "steps": pick.split("\n"),
-                     "answer": prompts.final_answer(pick), "judge_calls": len(outs),
-                     "generated_tokens": sum(count(s) for s in sols) + sum(count(o) for o in outs)})
+                     "answer": prompts.final_answer(pick), "judge_calls": len(judged),
+                     "generated_tokens": sum(count(s) for s in sols) + sum(count(j) for j, _, _ in judged)})
     return rows
 
 

@@ -42,13 +42,13 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import grade, metrics, outcome, prompts, search, task, tts
+from psrlm import grade, metrics, prompts, search, task, tts
+from psrlm.engine import EngineParams, build, greedy
 from psrlm.errors import PsrlmError, run
-from psrlm.engine import EngineParams, Sampling, build
+from psrlm.evaluation import JUDGES, score_benchmarks, score_solutions, tts_frame
 from psrlm.outputs import Outputs
 from psrlm.params import Count, Positive, PromptsParams, Rate, TaskName, load_key, load_section
-from psrlm.tables import (BENCHMARKS, EFT, EVAL_BENCHMARK, EVAL_JUDGE, EVAL_SCORE, EVAL_SOLVE, EVAL_TTS,
-                          PROBLEMS, SCORE_EFT, read_table, write_tables)
+from psrlm.tables import BENCHMARKS, EVAL_BENCHMARK, EVAL_SOLVE, EVAL_TTS, PROBLEMS, read_table, write_tables
 
 
 @dataclass(frozen=True)
@@ -63,64 +63,6 @@ class EvaluateParams:
     max_new_tokens_benchmark: Positive
     grade_seconds: Rate
     grade_workers: Positive
-
-
-def answer_statuses(answers: list[str | None], golds: list[str], the_task) -> pl.Series:
-    """no_answer | correct | wrong, by the task's answer check (exact for synthetic integers,
-    numeric for real data: `1,080` is `1080`)."""
-    return pl.Series(["no_answer" if a is None else "correct" if the_task.answer_right(a, g) else "wrong"
-                      for a, g in zip(answers, golds)], dtype=pl.String)
-
-
-def score_solutions(test: pl.DataFrame, outputs: list[str], the_task, tier: str = "base") -> pl.DataFrame:
-    answers = [prompts.final_answer(o) for o in outputs]
-    rows = list(test.iter_rows(named=True))
-    steps_right = [the_task.solution_right(r, o) for o, r in zip(outputs, rows)]
-    arithmetic = [the_task.arithmetic_right(o) for o in outputs]
-    return test.select("problem_id", "gold_answer").with_columns(
-        tier=pl.lit(tier, dtype=pl.String),
-        output=pl.Series(outputs, dtype=pl.String), answer=pl.Series(answers, dtype=pl.String),
-        steps_right=pl.Series(steps_right, dtype=pl.Boolean),
-        arithmetic_right=pl.Series([r for r, _ in arithmetic], dtype=pl.Int64),
-        steps_written=pl.Series([n for _, n in arithmetic], dtype=pl.Int64),
-        status=answer_statuses(answers, test["gold_answer"].to_list(), the_task))
-
-
-def score_benchmarks(bench: pl.DataFrame, outputs: list[str], seconds: float, workers: int) -> pl.DataFrame:
-    answers = [prompts.final_answer(o) for o in outputs]
-    statuses = grade.grade(bench["gold_answer"].to_list(), answers, seconds, workers)
-    return bench.select("benchmark", "id", "gold_answer").with_columns(
-        output=pl.Series(outputs, dtype=pl.String), answer=pl.Series(answers, dtype=pl.String),
-        status=pl.Series(statuses, dtype=pl.String))
-
-
-def score_judgments(eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
-    parsed = [prompts.parse_verdict(o) for o in outputs]
-    return eft.select("pair_id", "better").with_columns(
-        output=pl.Series(outputs, dtype=pl.String),
-        verdict=pl.Series([v for v, _ in parsed], dtype=pl.String),
-        verdict_status=pl.Series([r for _, r in parsed], dtype=pl.String),
-    ).with_columns(correct=(pl.col("verdict") == pl.col("better")).fill_null(False))
-
-
-def score_judgments_of(score_eft: pl.DataFrame, outputs: list[str]) -> pl.DataFrame:
-    """A score judge's outputs on held-out SCORE_EFT solutions, read back (never coerced)."""
-    parsed = [outcome.parse_score(o) for o in outputs]
-    return score_eft.select("example_id", truth_score="score").with_columns(
-        output=pl.Series(outputs, dtype=pl.String),
-        score=pl.Series([v for v, _ in parsed], dtype=pl.Int64),
-        score_status=pl.Series([r for _, r in parsed], dtype=pl.String),
-    ).with_columns(correct=(pl.col("score") == pl.col("truth_score")).fill_null(False))
-
-
-def tts_frame(rows: list[dict], source: str, gold: dict[str, str | None], the_task) -> pl.DataFrame:
-    """Test-time scaling rows of one source with their gold answers and the task's statuses
-    (benchmark rows are graded again by equivalence after this)."""
-    schema = {c: t for c, t in EVAL_TTS.columns.items() if c not in ("source", "gold_answer", "status", "correct")}
-    df = pl.DataFrame(rows, schema=schema).with_columns(
-        source=pl.lit(source), gold_answer=pl.col("problem_id").replace_strict(gold, return_dtype=pl.String))
-    return df.with_columns(status=answer_statuses(df["answer"].to_list(), df["gold_answer"].to_list(), the_task)
-                           ).with_columns(correct=pl.col("status") == "correct")
 
 
 def main() -> None:
@@ -151,14 +93,12 @@ def main() -> None:
     if not tier_dir.is_dir():
         raise PsrlmError(f"{tier_dir}: tiers folder not found (prepare writes it, empty without prepare.tiers)")
     tier_tests = {f.stem: read_table(f, PROBLEMS).collect() for f in sorted(tier_dir.glob("*.parquet"))}
-    if args.judge == "step":
-        eft = read_table(args.eft, EFT)
-        eft = (eft.head(p.eft_limit) if p.eft_limit is not None else eft).collect()
-        own = read_table(args.own_eft, EFT)  # sorted by pair_id: both orders of a pair stay together
-        own = (own.head(p.own_eft_limit) if p.own_eft_limit is not None else own).collect()
-    else:
-        score_eft = read_table(args.score_eft, SCORE_EFT)
-        score_eft = (score_eft.head(p.eft_limit) if p.eft_limit is not None else score_eft).collect()
+    judge_kind = JUDGES[args.judge]
+    paths = {"judge": args.eft, "judge_own": args.own_eft, "judge_score": args.score_eft}
+    given = {}  # the judge's held-out tables (own pairs sorted by pair_id: both orders stay together)
+    for name, (schema, limit_key) in judge_kind.inputs.items():
+        limit, table = getattr(p, limit_key), read_table(paths[name], schema)
+        given[name] = (table.head(limit) if limit is not None else table).collect()
     bench_all = read_table(args.benchmarks, BENCHMARKS)
     present = set(bench_all.select("benchmark").unique().collect()["benchmark"])
     for key, limits in (("evaluate.benchmark_limits", p.benchmark_limits), ("tts.benchmark_limits", tp.benchmark_limits)):
@@ -178,28 +118,18 @@ def main() -> None:
     solve_t, judge_t = prompts.template(templates.solve), prompts.template(templates.judge)
     score_t = prompts.template(templates.score)
 
-    def greedy(users: list[str], max_tokens: int, desc: str) -> list[str]:
-        sp = Sampling(0.0, 1.0, max_tokens, ())
-        return [o[0] for o in engine.generate([engine.chat(u) for u in users], 1, sp, 0, desc)]
+    def solve(users: list[str], max_tokens: int, desc: str) -> list[str]:
+        return greedy(engine, [engine.chat(u) for u in users], max_tokens, 0, desc)
 
     start = time.time()
-    solve_out = greedy([prompts.solve_prompt(solve_t, q) for q in test["problem"]],
-                       p.max_new_tokens_solve, "solve")
-    tier_out = {name: greedy([prompts.solve_prompt(solve_t, q) for q in t["problem"]],
-                             p.max_new_tokens_solve, f"solve {name}") for name, t in tier_tests.items()}
-
-    def judge(pairs: pl.DataFrame, desc: str) -> list[str]:
-        return greedy([prompts.judge_prompt(judge_t, r["problem"], r["prefix_steps"], r["candidate_a"],
-                                            r["candidate_b"]) for r in pairs.iter_rows(named=True)],
-                      p.max_new_tokens_judge, desc)
-
-    if args.judge == "step":
-        judge_out, own_out = judge(eft, "judge"), judge(own, "judge own")
-    else:
-        score_out = greedy([prompts.score_prompt(score_t, r["problem"], r["solution"])
-                            for r in score_eft.iter_rows(named=True)], p.max_new_tokens_score, "score")
-    bench_out = greedy([prompts.solve_prompt(solve_t, q) for q in bench["question"]],
-                       p.max_new_tokens_benchmark, "benchmarks")
+    solve_out = solve([prompts.solve_prompt(solve_t, q) for q in test["problem"]], p.max_new_tokens_solve, "solve")
+    tier_out = {name: solve([prompts.solve_prompt(solve_t, q) for q in t["problem"]], p.max_new_tokens_solve,
+                            f"solve {name}") for name, t in tier_tests.items()}
+    judge_tmpl = prompts.template(getattr(templates, judge_kind.template))
+    judge_out = {name: solve([judge_kind.prompt(judge_tmpl, r) for r in t.iter_rows(named=True)],
+                             getattr(p, judge_kind.max_tokens), name) for name, t in given.items()}
+    bench_out = solve([prompts.solve_prompt(solve_t, q) for q in bench["question"]], p.max_new_tokens_benchmark,
+                      "benchmarks")
     generation = time.time() - start
 
     # Test-time scaling on the first tts.test_limit problems of the test and of every tier, greedy's
@@ -227,26 +157,19 @@ def main() -> None:
     tts_df = pl.concat(frames, how="vertical")
     tts_seconds = time.time() - start
 
-    solve = pl.concat([score_solutions(test, solve_out, the_task),
-                       *(score_solutions(t, tier_out[name], the_task, name) for name, t in tier_tests.items())])
+    solved = pl.concat([score_solutions(test, solve_out, the_task),
+                        *(score_solutions(t, tier_out[name], the_task, name) for name, t in tier_tests.items())])
     scored = score_benchmarks(bench, bench_out, p.grade_seconds, p.grade_workers)
     out = Path(args.out)
-    if args.judge == "step":
-        judged, judged_own = score_judgments(eft, judge_out), score_judgments(own, own_out)
-        report = {**metrics.solve_by_tier(solve), "judge": metrics.step_judge(judged) | metrics.own_judge(own, judged_own)}
-        tables = [(judged, out / "judge.parquet", EVAL_JUDGE), (judged_own, out / "judge_own.parquet", EVAL_JUDGE)]
-    else:
-        judged = score_judgments_of(score_eft, score_out)
-        report = {**metrics.solve_by_tier(solve), "judge": metrics.score_judge(judged)}
-        tables = [(judged, out / "judge_score.parquet", EVAL_SCORE)]
-    report |= {
-        "benchmarks": metrics.benchmarks(scored, p.benchmark_limits),
-        "tts": metrics.test_time(tts_df),
-        "generation_seconds": round(generation, 1), "tts_seconds": round(tts_seconds, 1)}
+    judged = {name: judge_kind.read(t, judge_out[name]) for name, t in given.items()}
+    report = {**metrics.solve_by_tier(solved), "judge": judge_kind.metrics(given, judged),
+              "benchmarks": metrics.benchmarks(scored, p.benchmark_limits), "tts": metrics.test_time(tts_df),
+              "generation_seconds": round(generation, 1), "tts_seconds": round(tts_seconds, 1)}
     with Outputs() as o:
-        write_tables([(solve, out / "solve.parquet", EVAL_SOLVE), *tables,
+        write_tables([(solved, out / "solve.parquet", EVAL_SOLVE),
+                      *((t, out / f"{name}.parquet", judge_kind.table) for name, t in judged.items()),
                       (scored, out / "benchmarks.parquet", EVAL_BENCHMARK), (tts_df, out / "tts.parquet", EVAL_TTS)], o)
-        o.json(args.report, (metrics.EVAL if args.judge == "step" else metrics.EVAL_SCORE).check(report, args.report))
+        o.json(args.report, judge_kind.report.check(report, args.report))
     t = report["tts"]
     print(f"evaluate: synthetic {report['synthetic']['accuracy']} of {report['synthetic']['n']}, "
           + "".join(f"tier {k} {v['accuracy']} of {v['n']}, " for k, v in report["synthetic_by_tier"].items()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import engine, outcome, prompts, search, task
+from psrlm import engine, prompts, search, task, tts
 from psrlm.errors import run
 from psrlm.metrics import SRLM, pair_precision, share
 from psrlm.outputs import Outputs
@@ -113,16 +113,14 @@ def main() -> None:
                          "text": text, "answer": prompts.final_answer(text), "is_final": prompts.is_final(text),
                          "truth_score": truth.score,
                          "correct": the_task.solution_right(r, text)})
-    judge_sp = engine.Sampling(0.0, 1.0, p.max_judge_tokens, ())
-    judgments = [o[0] for o in eng.generate(
-        [eng.chat(prompts.score_prompt(score_t, x["problem"], x["text"])) for x in rows], 1, judge_sp, seed, "score")]
-    for x, j in zip(rows, judgments):
-        x["judgment"] = j
-        x["score"], x["score_status"] = outcome.parse_score(j)
-    for i in range(0, len(rows), p.samples):  # one prompt's N samples
-        group = rows[i:i + p.samples]
+    groups = [rows[i:i + p.samples] for i in range(0, len(rows), p.samples)]  # one prompt's N samples
+    scored = tts.self_scores(eng, [g[0]["problem"] for g in groups], [[x["text"] for x in g] for g in groups],
+                                 score_t, p.max_judge_tokens, seed)
+    for group, judged in zip(groups, scored):
+        for x, (j, score, status) in zip(group, judged):
+            x["judgment"], x["score"], x["score_status"] = j, score, status
         order = search.tie_order(seed, group[0]["problem_id"], 0, len(group))
-        chosen, rejected = outcome.best_and_worst([x["score"] for x in group], order)
+        chosen, rejected = search.pick([x["score"] for x in group], order)
         for k, x in enumerate(group):
             x["chosen"], x["rejected"] = k == chosen, k == rejected
     schema = {c: t for c, t in OUTCOME_SAMPLES.columns.items() if c != "iteration"}

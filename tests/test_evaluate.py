@@ -1,12 +1,9 @@
-"""The evaluate stage's tables and their metrics (psrlm.metrics) on hand-made tables (exact values)."""
+"""The evaluate stage's tables (psrlm.evaluation) and their metrics (psrlm.metrics) on hand-made tables
+(exact values)."""
 
 import polars as pl
 
-from psrlm import metrics, task
-
-from stages_loader import load_stage
-
-evaluate = load_stage("evaluate")
+from psrlm import evaluation, metrics, task
 
 R1, W1, W2 = "Step 1: 3 + 1 = 4.", "Step 1: 3 + 1 = 5.", "Step 1: 3 - 1 = 2."
 
@@ -26,7 +23,7 @@ OUTPUTS = ["[[A]]", "[[B]]", "[[A]]", "[[A]]", "[[A]]", "no idea", "[[B]]"]
 
 
 def test_own_metrics_exact_values():
-    judged = evaluate.score_judgments(OWN, OUTPUTS)
+    judged = evaluation.score_judgments(OWN, OUTPUTS)
     # right: p0-A, p0-B, p1-A, q0-A; wrong: p1-B (said A), q0-B (invalid), r0-A (said B)
     assert metrics.own_judge(OWN, judged) == {
         "own_n": 7, "own_accuracy": round(4 / 7, 4), "own_accuracy_a": 0.75,
@@ -40,9 +37,9 @@ def consistency(own, judged):
 
 
 def test_consistency_counts_only_pairs_in_both_orders_and_invalid_is_never_consistent():
-    judged = evaluate.score_judgments(OWN, OUTPUTS)
+    judged = evaluation.score_judgments(OWN, OUTPUTS)
     assert consistency(OWN, judged) == (1, 3)
-    flipped = evaluate.score_judgments(OWN, ["[[B]]", "[[A]]"] + OUTPUTS[2:])  # p0: wrong but consistent
+    flipped = evaluation.score_judgments(OWN, ["[[B]]", "[[A]]"] + OUTPUTS[2:])  # p0: wrong but consistent
     assert consistency(OWN, flipped) == (1, 3)
 
 
@@ -53,7 +50,7 @@ def test_the_search_audit_and_evaluate_measure_consistency_alike():
     from psrlm.tables import SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS
 
     index = {R1: 0, W1: 1, W2: 2}
-    judged = evaluate.score_judgments(OWN, OUTPUTS).join(OWN, on="pair_id")
+    judged = evaluation.score_judgments(OWN, OUTPUTS).join(OWN, on="pair_id")
     search = pl.DataFrame([
         {"problem_id": r["problem_id"], "iteration": 1, "loop": 0, "step_idx": 1,
          "candidate_a": index[r["candidate_a"]], "candidate_b": index[r["candidate_b"]], "judgment": r["output"],
@@ -62,7 +59,7 @@ def test_the_search_audit_and_evaluate_measure_consistency_alike():
     audit = pairs.metrics(pl.DataFrame(schema=SEARCH_STEPS.columns), search,
                           pl.DataFrame(schema=SEARCH_SOLUTIONS.columns), pl.DataFrame(schema={
                               "chosen_correct": pl.Boolean, "rejected_correct": pl.Boolean}))
-    own = metrics.own_judge(OWN, evaluate.score_judgments(OWN, OUTPUTS))
+    own = metrics.own_judge(OWN, evaluation.score_judgments(OWN, OUTPUTS))
     assert audit["position_consistency"] == own["own_position_consistency"] == round(1 / 3, 4)
 
 
@@ -75,7 +72,7 @@ def test_a_right_answer_past_a_wrong_step_is_not_a_right_solution():
         "Step 1: 46 + 11 = 58.\nStep 2: 58 / 3 = 19.\nStep 3: 19 * 2 = 38. The answer is \\boxed{38}.",
         "Step 1: 3 + 4 = 7.",  # right result, answer not boxed
     ]
-    solve = evaluate.score_solutions(test, outputs, task.for_name("synthetic", "judge_v2"))
+    solve = evaluation.score_solutions(test, outputs, task.for_name("synthetic", "judge_v2"))
     assert solve["status"].to_list() == ["correct", "correct", "no_answer"]
     assert solve["steps_right"].to_list() == [True, False, False]
     # arithmetic: 3 of 3; 46 + 11 = 58 is wrong and 58 / 3 has no exact result, 19 * 2 = 38 fits; 1 of 1
@@ -92,8 +89,8 @@ def test_metrics_per_tier_keep_the_base_test_apart():
                          "ops": [["+"]] * 2, "operands": [[4]] * 2})
     hard = base.with_columns(problem_id=pl.Series(["h1", "h2"]))
     right, wrong = "Step 1: 3 + 4 = 7. The answer is \\boxed{7}.", "Step 1: 3 + 4 = 8. The answer is \\boxed{8}."
-    solve = pl.concat([evaluate.score_solutions(base, [right, right], the_task),
-                       evaluate.score_solutions(hard, [right, wrong], the_task, "hard")])
+    solve = pl.concat([evaluation.score_solutions(base, [right, right], the_task),
+                       evaluation.score_solutions(hard, [right, wrong], the_task, "hard")])
     assert solve["tier"].to_list() == ["base", "base", "hard", "hard"]
     m = metrics.solve_by_tier(solve)
     assert m["synthetic"]["n"] == 2 and m["synthetic"]["accuracy"] == 1.0

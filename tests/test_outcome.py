@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from psrlm import arith, outcome, tts
+from psrlm import arith, outcome, search, tts
 
 D = arith.Difficulty(2, 4, 1, 99, 15, 7, 99, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
 # "Ann has 20 apples. Ann gets 5 more. Ann keeps one of 5 equal shares. ..."
@@ -87,13 +87,16 @@ def test_corrupted_solutions_are_wrong_and_score_below_five():
     assert made > 200
 
 
-def test_best_and_worst_skip_invalid_scores_and_ties():
+def test_the_outcome_pairs_pick_like_the_step_search_and_skip_invalid_scores():
+    """One pick (psrlm.search.pick) for the step search and the SRLM pairs: an unreadable score is
+    neither best nor worst."""
     order = [0, 1, 2, 3]
-    assert outcome.best_and_worst([3, 5, None, 2], order) == (1, 3)
-    assert outcome.best_and_worst([4, 4, None, 4], order) == (None, None)  # every valid score ties
-    assert outcome.best_and_worst([None, None, 5, None], order) == (None, None)  # one valid score
+    assert search.pick([3, 5, None, 2], order) == (1, 3)
+    assert search.pick([4, 4, None, 4], order) == (None, None)  # every valid score ties
+    assert search.pick([None, None, 5, None], order) == (None, None)  # one valid score
+    assert search.pick([None, None, None, None], order) == (None, None)
     # Ties broken by the seeded order, not the position.
-    assert outcome.best_and_worst([5, 1, 5, 1], [2, 3, 0, 1]) == (2, 3)
+    assert search.pick([5, 1, 5, 1], [2, 3, 0, 1]) == (2, 3)
 
 
 def test_majority_and_best_scored():
@@ -169,3 +172,35 @@ def test_srlm_pairs_and_audit_on_a_hand_made_table():
     # Right-vs-wrong couples with valid scores: p1 (5 > 2) right, p2 (4 = 4) not → 1 of 2.
     assert report["judge_accuracy_self"] == 0.5 and report["judge_self_pairs"] == 2
     assert report["pairs"] == 1 and report["pair_precision"] == 1.0 and report["pairs_per_prompt"] == 0.5
+
+
+class ScoringEngine(FakeEngine):
+    """Fixed samples for solve prompts; for a score prompt (`SCORE <solution>`) the judgment the
+    test gives that solution."""
+
+    def __init__(self, samples, judgments):
+        super().__init__(samples)
+        self.judgments = judgments
+
+    def generate(self, prompts_, n, sp, seed, desc=""):
+        if prompts_ and prompts_[0].startswith("SCORE "):
+            assert n == 1 and sp.temperature == 0  # the judge is greedy, one call per sample
+            return [[self.judgments[p.split("\n", 1)[1]]] for p in prompts_]
+        return super().generate(prompts_, n, sp, seed, desc)
+
+
+def test_one_self_score_for_the_srlm_pairs_and_test_time_best_of_w():
+    sols = ["Step 1: 1 + 1 = 3. The answer is \\boxed{3}.", "Step 1: 1 + 1 = 2. The answer is \\boxed{2}.",
+            "Step 1: 2 + 0 = 2. The answer is \\boxed{2}."]
+    judgments = {sols[0]: "Score: [[2]]", sols[1]: "no score here", sols[2]: "Score: [[4]]"}
+    eng = ScoringEngine(sols, judgments)
+    scored = tts.self_scores(eng, ["Q", "R"], [sols, sols[:2]], "SCORE {problem}\n{solution}", 8, 0)
+    assert [[s for _, s, _ in g] for g in scored] == [[2, None, 4], [2, None]]
+    assert scored[0][1] == ("no score here", None, "no_score")  # unreadable: counted, never a score
+    p = tts.TtsParams(width=3, temperature=0.5, top_p=0.95, max_step_tokens=8, max_judge_tokens=8, max_loops=4,
+                      both_orders=True, multiplicity_weight=1, seed=0, test_limit=None, max_new_tokens=32,
+                      methods=("self",), benchmark_limits={})
+    rows = tts.run(eng, p, [("q1", "Q")], judge_kind="score", solve_t="{problem}", judge_t="",
+                   score_t="SCORE {problem}\n{solution}")
+    assert [(r["method"], r["answer"], r["judge_calls"]) for r in rows] == [("self", "2", 3)]
+    assert rows[0]["steps"] == [sols[2]]  # the best valid self-score (4)
