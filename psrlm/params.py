@@ -29,6 +29,13 @@ class ParamsError(PsrlmError):
     """params.yaml does not match the declared sections."""
 
 
+def shown(value, limit: int = 80) -> str:
+    """A value as an error message quotes it: its repr, cut to `limit` characters (a params value
+    can be megabytes: a long list, or a mapping built from YAML aliases)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 @dataclass(frozen=True)
 class Range:
     """Bounds of a numeric params field, declared in its type: `Annotated[int, Range(ge=1)]`."""
@@ -40,7 +47,7 @@ class Range:
     def check(self, value, where: str) -> None:
         if not ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
                 and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)):
-            raise ParamsError(f"{where}: must be {self.describe()}, got {value!r}")
+            raise ParamsError(f"{where}: must be {self.describe()}, got {shown(value)}")
 
     def describe(self) -> str:
         lo = f">= {self.ge:g}" if self.ge is not None else f"> {self.gt:g}" if self.gt is not None else ""
@@ -168,7 +175,7 @@ def _coerce(value, hint, where: str):
     if origin is typing.Literal:
         choices = typing.get_args(hint)
         if isinstance(value, bool) or value not in choices:
-            raise ParamsError(f"{where}: must be one of {', '.join(map(str, choices))}, got {value!r}")
+            raise ParamsError(f"{where}: must be one of {', '.join(map(str, choices))}, got {shown(value)}")
         return value
     if hint is float:
         # PyYAML reads YAML 1.1, where an exponent without a dot is a string: `dvc exp run -S
@@ -176,21 +183,21 @@ def _coerce(value, hint, where: str):
         if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
             value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamsError(f"{where}: expected a number, got {value!r}")
+            raise ParamsError(f"{where}: expected a number, got {shown(value)}")
         if not math.isfinite(value):  # YAML's .nan and .inf
-            raise ParamsError(f"{where}: expected a finite number, got {value!r}")
+            raise ParamsError(f"{where}: expected a finite number, got {shown(value)}")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamsError(f"{where}: expected an integer, got {value!r}")
+            raise ParamsError(f"{where}: expected an integer, got {shown(value)}")
         return value
     if hint in (str, bool):
         if not isinstance(value, hint):
-            raise ParamsError(f"{where}: expected {hint.__name__}, got {value!r}")
+            raise ParamsError(f"{where}: expected {hint.__name__}, got {shown(value)}")
         return value
     if hint is type(None):
         if value is not None:
-            raise ParamsError(f"{where}: expected null, got {value!r}")
+            raise ParamsError(f"{where}: expected null, got {shown(value)}")
         return None
     if origin in (typing.Union, types.UnionType):
         given = [o for o in typing.get_args(hint) if o is not type(None)]
@@ -201,15 +208,15 @@ def _coerce(value, hint, where: str):
                 return _coerce(value, option, where)
             except ParamsError:
                 pass
-        raise ParamsError(f"{where}: {value!r} does not match {hint}")
+        raise ParamsError(f"{where}: {shown(value)} does not match {hint}")
     if origin is tuple:
         if not isinstance(value, list):
-            raise ParamsError(f"{where}: expected a list, got {value!r}")
+            raise ParamsError(f"{where}: expected a list, got {shown(value)}")
         (item,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
         return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
-            raise ParamsError(f"{where}: expected a mapping, got {value!r}")
+            raise ParamsError(f"{where}: expected a mapping, got {shown(value)}")
         key_hint, val_hint = typing.get_args(hint)
         return {_coerce(k, key_hint, where): _coerce(v, val_hint, f"{where}.{k}")
                 for k, v in value.items()}
@@ -255,11 +262,34 @@ def load_key(path: str | Path, dotted: str, hint: type):
     return _coerce(raw[section][key], hint, dotted)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as DVC reads params files, and stricter where PyYAML is lax: a key given twice is an
+    error (PyYAML keeps the last; DVC refuses the file), and aliases (`*name`) are refused, since a
+    few nested ones expand to gigabytes (a params file spells its values out)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"alias *{event.anchor} (YAML aliases are refused)",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {shown(key)}",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_params(path: str | Path) -> dict:
     """The params file as a mapping of sections; any reading or YAML error is one line naming the
     file (and the line, for YAML)."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_StrictLoader)
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
     except UnicodeDecodeError as e:

@@ -48,6 +48,8 @@ class SearchParams(StepSearchParams):
     shards: tuple[Count, ...]
 
     def check(self) -> None:
+        if not self.shards:  # dvc.yaml's matrix would make no search stage, and pairs nothing to merge
+            raise ParamsError("search.shards: needs at least one shard ([0] searches the whole pool)")
         if list(self.shards) != list(range(len(self.shards))):
             raise ParamsError(f"search.shards: must be 0..N-1 in order (one entry per shard), got {list(self.shards)}")
 

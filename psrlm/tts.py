@@ -20,7 +20,7 @@ from typing import Literal
 
 from psrlm import outcome, prompts, search
 from psrlm.engine import Sampling, greedy
-from psrlm.params import Count, Positive
+from psrlm.params import Count, ParamsError, Positive
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,11 @@ class TtsParams(search.StepSearchParams):
     max_new_tokens: Positive
     methods: tuple[Literal["self", "oracle", "majority"], ...]
     benchmark_limits: dict[str, Count | None]
+
+    def check(self) -> None:
+        twice = sorted({m for m in self.methods if self.methods.count(m) > 1})
+        if twice:  # each method is one row per problem in the tts table
+            raise ParamsError(f"tts.methods: {', '.join(twice)} listed twice")
 
 
 def _search_params(p: TtsParams, judge: str) -> search.SearchParams:

@@ -78,6 +78,16 @@ class DpoParams:
         if self.optim not in {o.value for o in OptimizerNames}:
             raise ParamsError(f"dpo.optim: {self.optim!r} is not one of transformers' optimizer names "
                               f"(e.g. adamw_torch_fused, sgd)")
+        # A known name can still need a package this machine lacks (adamw_bnb_8bit: bitsandbytes):
+        # transformers resolves the optimizer only after both models have loaded; here, first.
+        from transformers import Trainer, TrainingArguments
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                Trainer.get_optimizer_cls_and_kwargs(TrainingArguments(output_dir=tmp, optim=self.optim, use_cpu=True,
+                                                                       report_to=[]))
+            except (ImportError, ValueError) as e:
+                raise ParamsError(f"dpo.optim: {self.optim}: {str(e).splitlines()[0]}") from None
         if not self.loss_type or len(self.loss_weights) != len(self.loss_type):
             raise ParamsError("dpo: loss_weights needs one weight per loss_type entry")
 

@@ -61,3 +61,38 @@ def test_an_exponent_without_a_dot_is_still_a_number(tmp_path):
         path.write_text(text.replace("5e-05", bad))
         with pytest.raises(ParamsError, match="sft.learning_rate: expected a number"):
             load_section(path, "sft", SftParams)
+
+
+def test_a_key_given_twice_is_refused_as_dvc_refuses_it(tmp_path):
+    text = (ROOT / "params.yaml").read_text().replace("\nprepare:\n", "\nprepare:\n  seed: 7\n", 1)
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ParamsError, match=r"params.yaml: not valid YAML \(line \d+, column 3: duplicate key 'seed'\)"):
+        load_section(tmp_path / "params.yaml", "prepare", PrepareParams)
+
+
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path):
+    """A 1 KB alias bomb (9 levels of 10 aliases each: 10^9 items once expanded) is refused at its
+    first alias, in one line, whichever section it sits in."""
+    bomb = "bomb:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"  {n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text() + "\n" + bomb)
+    with pytest.raises(ParamsError, match=r"not valid YAML \(line \d+, column \d+: alias \*a \(YAML aliases are refused\)\)"):
+        load_section(tmp_path / "params.yaml", "prepare", PrepareParams)
+
+
+def test_an_error_quotes_a_long_value_cut_short(tmp_path):
+    path = _edited(tmp_path, lambda r: r["prepare"].update(seed=list(range(100_000))))
+    with pytest.raises(ParamsError) as e:
+        load_section(path, "prepare", PrepareParams)
+    assert str(e.value).startswith("prepare.seed: expected an integer, got [0, 1, 2")
+    assert len(str(e.value)) < 200 and "characters)" in str(e.value)
+
+
+@pytest.mark.parametrize("section, key", [("evaluate", "test_limit"), ("srlm", "pool_limit"),
+                                          ("evaluate", "own_eft_limit")])
+def test_an_optional_count_out_of_range_says_the_range(tmp_path, section, key):
+    stage = {"evaluate": "evaluate", "srlm": "srlm"}[section]
+    cls = {"evaluate": "EvaluateParams", "srlm": "SrlmParams"}[section]
+    path = _edited(tmp_path, lambda r: r[section].update({key: -1}))
+    with pytest.raises(ParamsError, match=f"^{section}.{key}: must be >= 0, got -1$"):
+        load_section(path, section, getattr(load_stage(stage), cls))
