@@ -91,6 +91,12 @@ class _Worker:
 def grade(golds: Sequence[str | None], answers: Sequence[str | None], seconds: float = 5.0,
           workers: int = 2) -> list[str]:
     """The status of every (gold, answer) pair, in order. `seconds` bounds each pair's wall time."""
+    # The params check these for the stages; a caller from Python gets the same refusal (0 workers
+    # would wait forever, a limit <= 0 would time out every right answer).
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"grade: workers must be an integer >= 1, got {workers!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+        raise ValueError(f"grade: seconds must be a finite number > 0, got {seconds!r}")
     out: list[str | None] = [None] * len(golds)
     todo = []
     for i, (g, a) in enumerate(zip(golds, answers, strict=True)):

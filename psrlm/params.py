@@ -101,13 +101,18 @@ class PromptsParams:
     def check(self) -> None:
         # A missing template would otherwise fail only after the model has loaded; a name is a
         # file in prompts/, never a path.
-        from psrlm.prompts import PROMPTS_DIR
+        from psrlm.prompts import FIELDS, PROMPTS_DIR
 
-        for key in ("solve", "judge", "score"):
+        for key, fields in FIELDS.items():
             name = getattr(self, key)
             if not re.fullmatch(r"\w+", name) or not (PROMPTS_DIR / f"{name}.txt").is_file():
                 known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
                 raise ParamsError(f"prompts.{key}: no template {name!r} in prompts/ (known: {known})")
+            text = (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
+            lost = [f"{{{f}}}" for f in fields if f"{{{f}}}" not in text]
+            if lost:
+                raise ParamsError(f"prompts.{key}: prompts/{name}.txt lacks {', '.join(lost)} (a {key} template "
+                                  f"needs {', '.join(f'{{{f}}}' for f in fields)})")
 
 
 @dataclass(frozen=True)
@@ -262,17 +267,32 @@ def load_key(path: str | Path, dotted: str, hint: type):
     return _coerce(raw[section][key], hint, dotted)
 
 
+MAX_PARAMS_VALUES = 100_000  # values a params file may hold once its YAML aliases are expanded
+
+
 class _StrictLoader(yaml.SafeLoader):
     """YAML as DVC reads params files, and stricter where PyYAML is lax: a key given twice is an
-    error (PyYAML keeps the last; DVC refuses the file), and aliases (`*name`) are refused, since a
-    few nested ones expand to gigabytes (a params file spells its values out)."""
+    error (PyYAML keeps the last; DVC refuses the file), and a file whose aliases (`*name`) would
+    expand to more than MAX_PARAMS_VALUES values is refused before it is built (a 1 KB file of
+    nested aliases expands to gigabytes; a few aliases, as yaml.safe_dump writes for a value used
+    twice, are fine)."""
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, f"alias *{event.anchor} (YAML aliases are refused)",
-                                              event.start_mark)
-        return super().compose_node(parent, index)
+    def construct_document(self, node):
+        sizes: dict[int, int] = {}
+
+        def size(n) -> int:  # the node's values once expanded; an alias is its anchor's node again
+            if id(n) not in sizes:
+                children = n.value if isinstance(n, yaml.SequenceNode) else [
+                    c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else []
+                total = 1 + sum(size(c) for c in children)
+                if total > MAX_PARAMS_VALUES:  # the innermost node past the bound: where to look
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"expands to more than {MAX_PARAMS_VALUES:,} values (YAML aliases)", n.start_mark)
+                sizes[id(n)] = total
+            return sizes[id(n)]
+
+        size(node)
+        return super().construct_document(node)
 
     def construct_mapping(self, node, deep=False):
         seen = set()

@@ -12,6 +12,9 @@ from pathlib import Path
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 _VERDICT = re.compile(r"\[\[([AB])\]\]")
 _FIELD = re.compile(r"\{(\w+)\}")
+# The fields each kind of template must hold (solve_prompt, judge_prompt, score_prompt fill them): a
+# template without one would run a whole search on prompts that lack the problem or a candidate.
+FIELDS = {"solve": ("problem",), "judge": ("problem", "steps", "step_a", "step_b"), "score": ("problem", "solution")}
 
 
 def template(name: str) -> str:

@@ -57,16 +57,28 @@ def _text(path: Path, row: int, rec: dict, column: str, required: bool = True) -
     return value
 
 
+def _bounded(path: Path, row: int, column: str, text: str, max_chars: int | None) -> str:
+    if max_chars is not None and len(text) > max_chars:
+        raise PsrlmError(f"{path}: row {row}: column '{column}' is {len(text):,} characters, more than "
+                         f"prepare.max_chars ({max_chars:,})")
+    return text
+
+
 def problem_rows(path: str | Path, records: Sequence[tuple[int, dict]], columns: dict[str, str | None],
-                 prefix: str) -> list[dict]:
-    """PROBLEMS rows of `records` (ids `<prefix>-<n>`, or the mapped id column's value)."""
+                 prefix: str, max_chars: int | None = None) -> list[dict]:
+    """PROBLEMS rows of `records` (ids `<prefix>-<n>`, or the mapped id column's value). A problem
+    or solution longer than `max_chars` characters is refused: one such text becomes a prompt of
+    that many tokens in every stage after (a 1 MiB problem asked own_eft for ~1.1 TB)."""
     path = Path(path)
     if (columns.get("solution") is None) == (columns.get("steps") is None):
         raise PsrlmError("prepare.files_columns: map exactly one of 'solution' (text to split) and 'steps' (a list)")
     rows, seen = [], set()
     for i, (row, rec) in enumerate(records):
-        problem = _text(path, row, rec, columns["problem"])
+        problem = _bounded(path, row, columns["problem"], _text(path, row, rec, columns["problem"]), max_chars)
         answer = None
+        if columns.get("answer") and columns["answer"] not in rec:
+            raise PsrlmError(f"{path}: row {row}: column '{columns['answer']}' is missing "
+                             f"(prepare.files_columns.answer; null for none)")
         if columns.get("answer") and rec.get(columns["answer"]) is not None:
             # Text, or a number as written (`72`, `2.5`), as the benchmark loader reads answers.
             answer = scalar_text(rec[columns["answer"]])
@@ -74,13 +86,14 @@ def problem_rows(path: str | Path, records: Sequence[tuple[int, dict]], columns:
                 raise PsrlmError(f"{path}: row {row}: column '{columns['answer']}' must be text or a finite number, "
                                  f"got {rec[columns['answer']]!r}")
         if columns.get("solution"):
-            text = _text(path, row, rec, columns["solution"])
+            text = _bounded(path, row, columns["solution"], _text(path, row, rec, columns["solution"]), max_chars)
         else:
             steps = rec.get(columns["steps"])
             if not isinstance(steps, (list, tuple)) or not steps or not all(isinstance(s, str) and s.strip() for s in steps):
                 raise PsrlmError(f"{path}: row {row}: column '{columns['steps']}' must be a non-empty list of "
                                  "non-empty texts")
-            text = "\n".join(textsteps.strip_step_label(s) for s in steps)
+            text = _bounded(path, row, columns["steps"], "\n".join(textsteps.strip_step_label(s) for s in steps),
+                            max_chars)
         try:
             gold_steps, gold = textsteps.split_solution(text, answer)
         except ValueError as e:
@@ -98,6 +111,29 @@ def problem_rows(path: str | Path, records: Sequence[tuple[int, dict]], columns:
         rows.append({"problem_id": pid, "problem": problem, "start": None, "ops": [], "operands": [],
                      "gold_steps": gold_steps, "solution": "\n".join(gold_steps), "gold_answer": gold})
     return rows
+
+
+def problem_key(problem: str) -> str:
+    """A problem as compared across rows and splits: its words, whatever the spacing."""
+    return " ".join(problem.split())
+
+
+def distinct(rows: list[dict], held_out: Sequence[dict] = ()) -> tuple[list[dict], int, int]:
+    """(`rows` without the repeats of an earlier row's problem and without the problems of
+    `held_out`, repeats dropped, held-out problems dropped): a problem is never in two splits,
+    and never both trained on and tested (compared as `problem_key`s)."""
+    seen, test = set(), {problem_key(r["problem"]) for r in held_out}
+    kept, repeats, leaked = [], 0, 0
+    for r in rows:
+        k = problem_key(r["problem"])
+        if k in test:
+            leaked += 1
+        elif k in seen:
+            repeats += 1
+        else:
+            seen.add(k)
+            kept.append(r)
+    return kept, repeats, leaked
 
 
 def eft_rows(rng: random.Random, problems: Sequence[dict], prefix: str) -> list[dict]:

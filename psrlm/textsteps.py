@@ -191,14 +191,19 @@ def final_line(answer: str) -> str:
 
 
 def split_solution(text: str, answer: str | None = None) -> tuple[list[str], str]:
-    """A worked solution → (`Step n:` lines, final answer). GSM8K's `#### x` line gives the answer
-    (else `answer`, else the last line's `\\boxed{}`); it is appended to the last step. Blank lines
-    are dropped; each other line is one step."""
+    """A worked solution → (`Step n:` lines, final answer). The solution's own answer (GSM8K's
+    `#### x` line, or its last line's `\\boxed{}`) or else `answer` (a file's answer column) is the
+    gold one, appended to the last step; an answer column that disagrees with the solution's own
+    answer is an error, never a silent choice. Blank lines are dropped; each other line is one step."""
     lines = [line.strip() for line in text.strip().split("\n") if line.strip()]
+    written = None  # the answer the solution itself gives: `#### x`, or its last line's \boxed{}
     if lines and lines[-1].startswith("####"):
-        answer = lines.pop()[4:].strip()
-    if answer is None and lines:
-        answer = final_answer(lines[-1])
+        written = lines.pop()[4:].strip()
+    elif lines:
+        written = final_answer(lines[-1])
+    if answer is not None and written is not None and not answers_equal(written, answer.strip()):
+        raise ValueError(f"the answer column says {answer.strip()!r}, the solution's own answer is {written!r}")
+    answer = written if written is not None else answer
     if answer is None or not answer.strip():
         raise ValueError("no final answer (no `#### x` line, answer column or \\boxed{} on the last line)")
     if not lines:

@@ -67,6 +67,7 @@ class PrepareParams:
     files_test: str | None
     files_eft: str | None
     files_columns: dict[Literal["problem", "solution", "steps", "answer", "id"], str | None]
+    max_chars: Positive
     seed: Count
     num_ops_min: Positive
     num_ops_max: Positive
@@ -277,19 +278,26 @@ def synthetic_tables(p: PrepareParams, sizes: dict[str, int], judgment, out: Pat
     return tables, pools
 
 
-def real_tables(p: PrepareParams, sizes: dict[str, int], bench_dir: Path, out: Path) -> tuple[list, dict]:
+def real_tables(p: PrepareParams, sizes: dict[str, int], bench_dir: Path, out: Path,
+                dropped: dict[str, int]) -> tuple[list, dict]:
     """The same tables from real data (psrlm/realdata.py): the train file shuffled with the seed
-    and cut in the synthetic stream's order (then the judge splits), the test file's first rows."""
+    and cut in the synthetic stream's order (then the judge splits), the test file's first rows.
+    `dropped` gets what was left out and why (repeated problems, training problems in the test)."""
     if p.task == "gsm8k":
         train_path, test_path = bench_dir / "gsm8k/train.jsonl", bench_dir / "gsm8k/test.jsonl"
         columns = realdata.GSM8K_COLUMNS
     else:
         files = Path(p.files_dir)
         train_path, test_path, columns = files / p.files_train, files / p.files_test, p.files_columns
-    train = realdata.problem_rows(train_path, realdata.read_records(train_path), columns, "train")
-    test = realdata.problem_rows(test_path, realdata.read_records(test_path)[:p.test_size], columns, "test")
+    train = realdata.problem_rows(train_path, realdata.read_records(train_path), columns, "train", p.max_chars)
+    test = realdata.problem_rows(test_path, realdata.read_records(test_path), columns, "test", p.max_chars)
+    # No problem twice, and none both trained on and tested: repeats are dropped, and the test's
+    # problems are dropped from the training file (the test file is the fixed reference).
+    test, dropped["test_repeats"], _ = realdata.distinct(test)
+    test = test[:p.test_size]
     if len(test) < p.test_size:
-        raise PsrlmError(f"{test_path}: {len(test)} problems, prepare.test_size asks for {p.test_size}")
+        raise PsrlmError(f"{test_path}: {len(test)} distinct problems, prepare.test_size asks for {p.test_size}")
+    train, dropped["train_repeats"], dropped["train_in_test"] = realdata.distinct(train, test)
     order = {k: n for k, n in sizes.items() if k != "test"} | {
         "judge_test": p.judge_test_size, "judge_train": p.judge_train_size}
     if sum(order.values()) > len(train):
@@ -304,6 +312,9 @@ def real_tables(p: PrepareParams, sizes: dict[str, int], bench_dir: Path, out: P
     eft_file = None if p.task == "gsm8k" or p.files_eft is None else Path(p.files_dir) / p.files_eft
     if eft_file is not None:
         pairs = realdata.file_eft_rows(eft_file, realdata.read_records(eft_file), "eft")
+        tested = {realdata.problem_key(r["problem"]) for r in test}
+        dropped["eft_pairs_in_test"] = sum(realdata.problem_key(r["problem"]) in tested for r in pairs)
+        pairs = [r for r in pairs if realdata.problem_key(r["problem"]) not in tested]
         random.Random(p.seed + 1).shuffle(pairs)
         if len(pairs) < p.eft_test_size + p.eft_train_size:
             raise PsrlmError(f"{eft_file}: {len(pairs)} pairs, prepare.eft_test_size + eft_train_size ask for "
@@ -353,10 +364,14 @@ def main() -> None:
     sizes = {"test": p.test_size, "eft_test": p.eft_test_size, "eft_train": p.eft_train_size,
              "ift_train": p.ift_train_size}
     sizes.update({f"pool{i}": n for i, n in enumerate(p.pool_sizes, start=1)})
+    dropped: dict[str, int] = {}
     if p.task == "synthetic":
         tables, split = synthetic_tables(p, sizes, judgment, out)
     else:
-        tables, split = real_tables(p, sizes, bench_dir, out)
+        tables, split = real_tables(p, sizes, bench_dir, out, dropped)
+        if any(dropped.values()):
+            print("prepare: WARNING dropped " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in dropped.items() if n)
+                  + " (reports/prepare.json: dropped)")
     tables.append((bench, out / "benchmarks.parquet", BENCHMARKS))
     tables += [(split[f"pool{i}"], out / "pools" / f"iter_{i}.parquet", PROBLEMS)
                for i in range(1, len(p.pool_sizes) + 1)]
@@ -376,7 +391,7 @@ def main() -> None:
         folder = o.path(tiers)
         folder.mkdir()
         write_tables([(df, folder / path.name, schema) for df, path, schema in tables if path.parent == tiers])
-        o.json(args.report, {"task": p.task, "rows": report,
+        o.json(args.report, {"task": p.task, "rows": report, "dropped": dropped,
                              "pool_tiers": {str(i): p.pool_tier(i) for i in range(1, len(p.pool_sizes) + 1)}})
     print(f"prepare: wrote {len(tables)} tables to {out}")
 

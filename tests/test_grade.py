@@ -67,3 +67,16 @@ def test_suite_size_and_hostile_answers_executed_nothing(graded, tmp_path):
 def test_a_timeout_does_not_lose_the_other_answers():
     out = grade(["5", "7", "8"], ["10^{10^{10}}", "7", "9"], seconds=2, workers=1)
     assert out == ["timeout", "correct", "wrong"]
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"workers": 0}, "workers must be an integer >= 1, got 0"),
+    ({"workers": True}, "workers must be an integer >= 1"),
+    ({"seconds": -1}, "seconds must be a finite number > 0, got -1"),
+    ({"seconds": 0}, "seconds must be a finite number > 0"),
+    ({"seconds": float("nan")}, "seconds must be a finite number > 0"),
+])
+def test_the_library_function_refuses_what_the_params_refuse(kw, message):
+    """Called from Python: 0 workers used to wait forever, seconds -1 graded right answers `timeout`."""
+    with pytest.raises(ValueError, match=message):
+        grade(["1"], ["1"], **kw)

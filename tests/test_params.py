@@ -70,14 +70,18 @@ def test_a_key_given_twice_is_refused_as_dvc_refuses_it(tmp_path):
         load_section(tmp_path / "params.yaml", "prepare", PrepareParams)
 
 
-def test_yaml_aliases_are_refused_before_they_expand(tmp_path):
-    """A 1 KB alias bomb (9 levels of 10 aliases each: 10^9 items once expanded) is refused at its
-    first alias, in one line, whichever section it sits in."""
+def test_yaml_alias_bombs_are_refused_before_they_expand_and_a_few_aliases_are_fine(tmp_path):
+    """A 1 KB alias bomb (9 levels of 10 aliases each: 10^9 values once expanded) is refused in one
+    line naming where; the aliases yaml.safe_dump writes for a value used twice still load."""
     bomb = "bomb:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"  {n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text() + "\n" + bomb)
-    with pytest.raises(ParamsError, match=r"not valid YAML \(line \d+, column \d+: alias \*a \(YAML aliases are refused\)\)"):
+    with pytest.raises(ParamsError, match=r"not valid YAML \(line \d+, column \d+: expands to more than 100,000 values"):
         load_section(tmp_path / "params.yaml", "prepare", PrepareParams)
+    shared = {}
+    path = _edited(tmp_path, lambda r: r["prepare"].update(tiers=shared, pool_tiers=shared))
+    assert "*id001" in path.read_text()
+    assert load_section(path, "prepare", PrepareParams).tiers == {}
 
 
 def test_an_error_quotes_a_long_value_cut_short(tmp_path):
@@ -96,3 +100,22 @@ def test_an_optional_count_out_of_range_says_the_range(tmp_path, section, key):
     path = _edited(tmp_path, lambda r: r[section].update({key: -1}))
     with pytest.raises(ParamsError, match=f"^{section}.{key}: must be >= 0, got -1$"):
         load_section(path, section, getattr(load_stage(stage), cls))
+
+
+@pytest.mark.parametrize("key, name, drop", [("solve", "solve_v2", "{problem}"), ("judge", "judge_v3", "{step_b}"),
+                                             ("score", "score_v2", "{solution}")])
+def test_a_template_that_lost_a_field_is_refused_before_a_model_loads(tmp_path, monkeypatch, key, name, drop):
+    """A template edited to lose a field used to run the whole search on prompts without it."""
+    import shutil
+
+    from psrlm import prompts
+
+    shutil.copytree(prompts.PROMPTS_DIR, tmp_path / "prompts")
+    edited = tmp_path / "prompts" / f"{name}.txt"
+    edited.write_text(edited.read_text().replace(drop, "it"))
+    monkeypatch.setattr(prompts, "PROMPTS_DIR", tmp_path / "prompts")
+    path = _edited(tmp_path, lambda r: r["prompts"].update({key: name}))
+    with pytest.raises(ParamsError, match=f"^prompts.{key}: prompts/{name}.txt lacks {re.escape(drop)}"):
+        load_section(path, "prompts", PromptsParams)
+    monkeypatch.undo()
+    assert load_section(path, "prompts", PromptsParams)  # the repository's own templates pass

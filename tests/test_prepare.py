@@ -1,6 +1,7 @@
 """The prepare stage run for real (subprocess, smoke sizes) and its tables checked."""
 
 import hashlib
+import re
 from pathlib import Path
 
 import polars as pl
@@ -271,3 +272,58 @@ def test_files_task_reads_your_jsonl_parquet_and_pairs(tmp_path):
     res = run_stage("prepare", "--params", str(params), "--out", str(tmp_path / "o2"), "--report", str(tmp_path / "r2.json"))
     assert res.returncode != 0 and "train.jsonl: 24 problems, the splits ask for 32" in res.stderr
     assert not (tmp_path / "o2").exists()
+
+
+def _files(tmp_path: Path, train: list[dict], test: list[dict], columns: dict | None = None, **more):
+    """prepare on the files task with these train and test rows (JSONL): (return code, stderr, out, report)."""
+    import json
+
+    files = tmp_path / "files"
+    files.mkdir(exist_ok=True)
+    for name, rows in (("train.jsonl", train), ("test.jsonl", test)):
+        (files / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    columns = columns or {"problem": "question", "solution": "solution", "steps": None, "answer": None, "id": None}
+    params = write_params(tmp_path / "p.yaml", smoke_params(prepare={
+        "task": "files", "files_dir": str(files), "files_train": "train.jsonl", "files_test": "test.jsonl",
+        "files_eft": None, "files_columns": columns, **SMALL, **more}))
+    out, report = tmp_path / "out", tmp_path / "r.json"
+    res = run_stage("prepare", "--params", str(params), "--out", str(out), "--report", str(report))
+    return res.returncode, res.stderr or res.stdout, out, report
+
+
+def _row(a: int, **extra) -> dict:
+    return {"question": f"What is {a} + {a}?", "solution": f"{a}+{a} = <<{a}+{a}={2 * a}>>{2 * a}\n#### {2 * a}", **extra}
+
+
+def test_files_task_drops_repeats_and_test_problems_from_training_and_counts_them(tmp_path):
+    """A train file with repeated problems and the test's problems in it: before, the same problem
+    landed in two splits, and test problems were trained on (exit 0)."""
+    import json
+
+    train = [_row(a) for a in range(1, 25)] + [_row(3), _row(5), _row(7)]  # 3 repeats
+    train += [dict(_row(100 + a), question=f"What is  {100 + a} +  {100 + a}?") for a in range(2)]  # the test's, respaced
+    test = [_row(100 + a) for a in range(3)] + [_row(100)]  # a repeat within the test too
+    code, err, out, report = _files(tmp_path, train, test)
+    assert code == 0, err
+    frames = {s: load(out, s) for s in REAL_SPLITS}
+    problems = [" ".join(q.split()) for s in REAL_SPLITS for q in frames[s]["problem"]]
+    assert len(problems) == len(set(problems))  # no problem in two splits, the test included
+    assert json.loads(report.read_text())["dropped"] == {"test_repeats": 1, "train_repeats": 3, "train_in_test": 2}
+    assert "WARNING dropped 1 test repeats, 3 train repeats, 2 train in test" in err
+
+
+@pytest.mark.parametrize("make, columns, message", [
+    # the answer column contradicts the solution's own `#### x`: it used to become the gold answer
+    (lambda a: _row(a, answer=str(2 * a + 1)), {"answer": "answer"},
+     r"train.jsonl: row 1: column 'solution': the answer column says '3', the solution's own answer is '2'"),
+    # an answer column that no row has: it used to be ignored
+    (_row, {"answer": "final"}, r"train.jsonl: row 1: column 'final' is missing \(prepare.files_columns.answer"),
+    # a 1 MiB problem: prepare took it and own_eft later asked for ~1.1 TB
+    (lambda a: _row(a, question="x" * (1 << 20)) if a == 2 else _row(a), {},
+     r"train.jsonl: row 2: column 'question' is 1,048,576 characters, more than prepare.max_chars \(8,000\)"),
+])
+def test_files_task_refuses_what_it_cannot_trust_in_one_line_writing_nothing(tmp_path, make, columns, message):
+    cols = {"problem": "question", "solution": "solution", "steps": None, "answer": None, "id": None, **columns}
+    code, err, out, _ = _files(tmp_path, [make(a) for a in range(1, 25)], [_row(100 + a) for a in range(3)], cols)
+    assert code != 0 and re.search(message, err), err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
