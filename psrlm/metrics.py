@@ -198,7 +198,8 @@ AUDIT = ("prompts", "judge_calls", "pairs", "pairs_per_prompt", "pair_precision"
          "judge_self_pairs", "invalid_by_reason")
 SEARCH = Report("search (stage pairs)", AUDIT + (
     "steps", "candidates", "judge_calls_per_step", "invalid_verdicts", "position_consistency", "rollbacks",
-    "unfinished", "step_accuracy", "candidate_accuracy", "candidate_accuracy_by_step", "solution_accuracy_audit"))
+    "unfinished", "step_accuracy", "candidate_accuracy", "candidate_accuracy_by_step", "solution_accuracy_audit",
+    "pairs_unfiltered", "pair_precision_unfiltered"))
 SRLM = Report("srlm", AUDIT + ("samples", "sample_accuracy", "invalid_scores", "score_accuracy", "scores", "seconds"))
 SOLVED = ("n", "accuracy", "no_answer", "steps_right_accuracy", "step_arithmetic", "steps_per_answer", "step_chars")
 _EVAL = tuple(f"synthetic.{k}" for k in SOLVED) + (

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from psrlm import outcome, search
+from psrlm.errors import PsrlmError
 from psrlm.metrics import pair_precision, position_consistency, share
 from psrlm.params import Positive
 
@@ -52,6 +54,16 @@ def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight:
 class PairsParams:
     unanimous: bool
     min_chosen_multiplicity: Positive
+
+
+def kept_mismatch(steps: pl.DataFrame, solutions: pl.DataFrame) -> str | None:
+    """The first problem whose kept steps (chosen, never rolled back; in loop order) are not its
+    solution's steps, or None: the `kept` flags, which decide the pairs, agree with the solutions."""
+    kept = (steps.filter(pl.col("kept")).sort("problem_id", "iteration", "loop")
+            .group_by("problem_id", "iteration", maintain_order=True).agg(kept=pl.col("text")))
+    both = solutions.select("problem_id", "iteration", "steps").join(kept, on=["problem_id", "iteration"], how="left")
+    bad = both.filter(~pl.col("steps").eq_missing(pl.col("kept").fill_null(pl.lit([], pl.List(pl.String)))))
+    return None if bad.is_empty() else bad.sort("problem_id")["problem_id"][0]
 
 
 def build_pairs(steps: pl.LazyFrame, p: PairsParams = PairsParams(False, 1)) -> pl.LazyFrame:
@@ -107,3 +119,38 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
                 n=pl.col("multiplicity").sum()).sort("step_idx").iter_rows()},
         "solution_accuracy_audit": share(int(solutions["correct"].sum() or 0), solutions.height),
     }
+
+
+def outcome_pairs(samples: pl.DataFrame) -> pl.DataFrame:
+    """The outcome baseline's pairs (stage srlm): the chosen and rejected sample of each prompt
+    (OUTCOME_SAMPLES) as a PAIRS row, one whole solution each."""
+    chosen = samples.filter(pl.col("chosen")).drop("chosen", "rejected")  # flags, not the texts
+    rejected = samples.filter(pl.col("rejected")).select(
+        "problem_id", rejected="text", rejected_score="score", rejected_is_final="is_final",
+        rejected_correct="correct")
+    return chosen.join(rejected, on="problem_id").select(
+        "problem_id", "iteration", step_idx=pl.lit(1, pl.Int64), loop=pl.lit(0, pl.Int64), prompt="prompt",
+        chosen="text", rejected="rejected", chosen_score="score", rejected_score="rejected_score",
+        is_final_step="is_final", rejected_is_final="rejected_is_final", chosen_correct="correct",
+        rejected_correct="rejected_correct")
+
+
+def check_outcome(samples: pl.DataFrame, pairs: pl.DataFrame, seed: int, where: str) -> None:
+    """The outcome baseline's pairs checked against its samples, as the step pairs are against the
+    search (stage pairs): each score read again from its judgment, each prompt's chosen and rejected
+    sample picked again from the scores (search.pick, the seeded tie order), the pairs built again.
+    A table edited after the srlm stage fails in one line naming the file and the column."""
+    parsed = [outcome.parse_score(j) for j in samples["judgment"]]
+    if not samples["score"].eq_missing(pl.Series([s for s, _ in parsed], dtype=pl.Int64)).all():
+        raise PsrlmError(f"{where}/samples.parquet: column 'score' disagrees with the scores read from 'judgment'")
+    for (pid,), g in samples.sort("sample_idx").group_by("problem_id", maintain_order=True):
+        chosen, rejected = search.pick(g["score"].to_list(), search.tie_order(seed, pid, 0, g.height))
+        for column, k in (("chosen", chosen), ("rejected", rejected)):
+            if g[column].to_list() != [i == k for i in range(g.height)]:
+                raise PsrlmError(f"{where}/samples.parquet: problem {pid}: column '{column}' disagrees with the "
+                                 f"sample picked from the scores")
+    cols = pairs.columns
+    again = outcome_pairs(samples).select(cols).sort("problem_id")
+    if not again.equals(pairs.sort("problem_id")):
+        raise PsrlmError(f"{where}/pairs.parquet: disagrees with the pairs built from samples.parquet "
+                         f"({pairs.height} rows, {again.height} rebuilt)")

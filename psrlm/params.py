@@ -287,7 +287,7 @@ class _StrictLoader(yaml.SafeLoader):
                 total = 1 + sum(size(c) for c in children)
                 if total > MAX_PARAMS_VALUES:  # the innermost node past the bound: where to look
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"expands to more than {MAX_PARAMS_VALUES:,} values (YAML aliases)", n.start_mark)
+                        None, None, f"more than {MAX_PARAMS_VALUES:,} values once its aliases are expanded", n.start_mark)
                 sizes[id(n)] = total
             return sizes[id(n)]
 

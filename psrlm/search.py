@@ -44,7 +44,7 @@ class StepSearchParams:
 class SearchParams(StepSearchParams):
     """The `search` params section (the search stage and benchmarks/search_cost.py read it)."""
     judge: Literal["self", "oracle", "random"]
-    pool_limit: Count | None
+    pool_limit: Positive | None  # 0 would search nothing: refused (null = the whole pool)
     shards: tuple[Count, ...]
 
     def check(self) -> None:

@@ -47,7 +47,8 @@ from psrlm.metrics import DPO
 from psrlm.outputs import Outputs, is_main_process
 from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share, TrainingParams,
                           load_key, load_section)
-from psrlm.tables import EFT, PAIRS, read_table, write_table
+from psrlm.pairs import check_outcome
+from psrlm.tables import EFT, OUTCOME_SAMPLES, PAIRS, read_table, write_table
 
 
 # TRL 1.16's DPO losses (trl/trainer/dpo_trainer.py): its config accepts any string and fails
@@ -202,6 +203,7 @@ def main() -> None:
     ap.add_argument("--first", help="M1's folder (dpo.init: first starts from it)")
     ap.add_argument("--replay", help="prepare's EFT train table (dpo.replay_pairs draws from it)")
     ap.add_argument("--iteration", type=int, default=1, help="i: seeds the replay draw with pipeline.seed")
+    ap.add_argument("--samples", help="the SRLM samples the --pairs were picked from (stage srlm): checked first")
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--report", required=True)
@@ -210,6 +212,8 @@ def main() -> None:
     p = load_section(args.params, "dpo", DpoParams)
     training = load_section(args.params, "training", TrainingParams)
     pairs = read_table(args.pairs, PAIRS).collect()
+    if args.samples:  # the outcome baseline's pairs, recomputed from its samples before anything trains
+        check_outcome(read_table(args.samples, OUTCOME_SAMPLES).collect(), pairs, seed, str(Path(args.samples).parent))
     start = args.first if p.init == "first" else args.model
     if start is None:
         raise PsrlmError("dpo.init: first needs --first (M1's folder)")

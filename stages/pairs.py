@@ -29,7 +29,7 @@ import polars as pl
 
 from psrlm.errors import PsrlmError, run
 from psrlm.metrics import SEARCH, pair_precision
-from psrlm.pairs import PairsParams, build_pairs, metrics, recompute
+from psrlm.pairs import PairsParams, build_pairs, kept_mismatch, metrics, recompute
 from psrlm.outputs import Outputs
 from psrlm.params import Count, load_key, load_section
 from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
@@ -65,6 +65,10 @@ def main() -> None:
         if not ok:
             raise PsrlmError(f"{where}/steps.parquet: column '{what}' disagrees with the {what} recomputed "
                              f"from {where}/judgments.parquet")
+    first = kept_mismatch(merged("steps", SEARCH_STEPS).collect(), merged("solutions", SEARCH_SOLUTIONS).collect())
+    if first is not None:
+        raise PsrlmError(f"{where}/steps.parquet: column 'kept' disagrees with {where}/solutions.parquet "
+                         f"(problem {first}: its kept steps are not its solution's steps)")
     pairs = build_pairs(steps, p).collect()
     unfiltered = build_pairs(steps).collect()
     report = metrics(merged("steps", SEARCH_STEPS).collect(), merged("judgments", SEARCH_JUDGMENTS).collect(),

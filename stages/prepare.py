@@ -84,7 +84,7 @@ class PrepareParams:
     test_size: Count
     judge_train_size: Count
     judge_test_size: Count
-    pool_sizes: tuple[Count, ...]
+    pool_sizes: tuple[Positive, ...]  # an empty pool would train M(i+1) on nothing: refused
     tiers: dict[str, dict[Literal[arith.DIFFICULTY_KEYS], Count]] | None
     pool_tiers: dict[Positive, str] | None
     tier_test_size: Count

@@ -145,16 +145,15 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
               "| position consistency | DPO reward accuracy |",
               "|" + "---|" * 13]
     for i in sorted(search, key=int):
-        s, d = search[i], dpo.get(i, {})
-        # Before the `pairs` filters, in brackets, when the search report has them.
-        before = ((f" ({s['pairs_unfiltered']})", f" ({pct(s['pair_precision_unfiltered'])})")
-                  if "pairs_unfiltered" in s else ("", ""))
+        s, d = search[i], dpo[i]
+        # Before the `pairs` filters, in brackets.
+        before = (f" ({s['pairs_unfiltered']})", f" ({pct(s['pair_precision_unfiltered'])})")
         lines.append(f"| {i} | {s['prompts']} | {s['judge_calls_per_step']} | {s['invalid_verdicts']} | "
                      f"{s['rollbacks']} | {s['unfinished']} | {s['pairs']}{before[0]} | "
                      f"{pct(s['candidate_accuracy'])} | "
                      f"{pct(s['step_accuracy'])} | {pct(s['judge_accuracy_self'])} | "
                      f"{pct(s['pair_precision'])}{before[1]} | {pct(s['position_consistency'])} | "
-                     f"{pct(d.get('final_accuracy'))} |")
+                     f"{pct(d.get('final_accuracy')) if d['trained'] else 'not trained (no pairs)'} |")
     lines += ["", f"Right and wrong are {TRUTHS[task_name]}.",
               "Candidate accuracy: sampled candidates",
               "that are right. Step accuracy: steps the search kept that are right. Judge accuracy on own",

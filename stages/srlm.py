@@ -29,6 +29,7 @@ import polars as pl
 from psrlm import engine, prompts, search, task, tts
 from psrlm.errors import run
 from psrlm.metrics import SRLM, pair_precision, share
+from psrlm.pairs import outcome_pairs
 from psrlm.outputs import Outputs
 from psrlm.params import Count, NonNegative, Positive, Probability, PromptsParams, TaskName, load_key, load_section
 from psrlm.tables import OUTCOME_SAMPLES, PAIRS, PROBLEMS, read_table, write_tables
@@ -41,21 +42,8 @@ class SrlmParams:
     top_p: Probability
     max_new_tokens: Positive
     max_judge_tokens: Positive
-    pool_limit: Count | None
+    pool_limit: Positive | None  # 0 would sample nothing: refused (null = the whole pool)
     models_to_evaluate: tuple[str, ...]
-
-
-def pairs_of(samples: pl.DataFrame) -> pl.DataFrame:
-    """The chosen and rejected sample of each prompt as a PAIRS row (one whole solution each)."""
-    chosen = samples.filter(pl.col("chosen")).drop("chosen", "rejected")  # flags, not the texts
-    rejected = samples.filter(pl.col("rejected")).select(
-        "problem_id", rejected="text", rejected_score="score", rejected_is_final="is_final",
-        rejected_correct="correct")
-    return chosen.join(rejected, on="problem_id").select(
-        "problem_id", "iteration", step_idx=pl.lit(1, pl.Int64), loop=pl.lit(0, pl.Int64), prompt="prompt",
-        chosen="text", rejected="rejected", chosen_score="score", rejected_score="rejected_score",
-        is_final_step="is_final", rejected_is_final="rejected_is_final", chosen_correct="correct",
-        rejected_correct="rejected_correct")
 
 
 def audit(samples: pl.DataFrame, pairs: pl.DataFrame) -> dict:
@@ -126,7 +114,7 @@ def main() -> None:
     schema = {c: t for c, t in OUTCOME_SAMPLES.columns.items() if c != "iteration"}
     samples = pl.DataFrame([{c: x[c] for c in schema} for x in rows], schema=schema).with_columns(
         iteration=pl.lit(args.iteration, pl.Int64))
-    pairs = pairs_of(samples)
+    pairs = outcome_pairs(samples)
     report = audit(samples, pairs) | {"seconds": round(time.time() - start, 1)}
     out = Path(args.out)
     with Outputs() as o:

@@ -95,7 +95,10 @@ def setter(dotted: str, value):
 # (stage, edit of the smoke params, what the one line must say)
 PARAMS_CASES = [
     ("prepare", setter("prepare.test_size", -5), "prepare.test_size: must be >= 0, got -5"),
-    ("prepare", setter("prepare.pool_sizes", [50, -1]), r"prepare.pool_sizes\[1\]: must be >= 0"),
+    ("prepare", setter("prepare.pool_sizes", [50, -1]), r"prepare.pool_sizes\[1\]: must be >= 1"),
+    ("prepare", setter("prepare.pool_sizes", [0, 20]), r"prepare.pool_sizes\[0\]: must be >= 1, got 0"),
+    ("search", setter("search.pool_limit", 0), r"search.pool_limit: must be >= 1, got 0"),
+    ("srlm", setter("srlm.pool_limit", 0), r"srlm.pool_limit: must be >= 1, got 0"),
     ("prepare", setter("prepare.num_ops_min", 0), "prepare.num_ops_min: must be >= 1"),
     ("prepare", setter("prepare.muldiv_max", 1), "prepare.muldiv_max: must be >= 2"),
     ("prepare", setter("prepare.op_weights", {"^": 1.0}), "prepare.op_weights: must be one of"),

@@ -148,3 +148,48 @@ def test_filters_keep_only_pairs_whose_chosen_step_won_every_comparison_or_was_s
         assert won == took_part > 0
     mult = steps.select("problem_id", "loop", chosen="text", m="multiplicity")
     assert (often.join(mult, on=["problem_id", "loop", "chosen"])["m"] >= 2).all()
+
+
+def test_kept_flags_are_checked_against_the_solutions():
+    """`kept` flipped on one loop used to give one pair fewer, silently (exit 0)."""
+    steps, _, sols = tables(0)
+    sols = pl.DataFrame(sols).with_columns(iteration=pl.lit(1, pl.Int64))
+    assert pairs.kept_mismatch(steps, sols) is None  # the search's own tables agree
+    assert steps["kept"].sum() > 0
+    first = steps.with_row_index("i").filter(pl.col("kept"))["i"][0]
+    flipped = steps.with_columns(kept=pl.when(pl.int_range(pl.len()) == first).then(False).otherwise(pl.col("kept")))
+    assert pairs.kept_mismatch(flipped, sols) == steps["problem_id"][int(first)]
+
+
+def test_the_outcome_pairs_are_checked_against_their_samples():
+    """SRLM pairs whose chosen score is below the rejected one (a tampered table) used to be
+    trained on: the pairs, flags and scores are now rebuilt from the samples before DPO."""
+    import pytest
+
+    from psrlm.errors import PsrlmError
+
+    rows = []
+    for pid, scores in (("p", [3, 5, None, 1]), ("q", [2, 2, 2, 2]), ("r", [0, 4, 4, 1])):
+        order = search.tie_order(7, pid, 0, len(scores))
+        chosen, rejected = search.pick(scores, order)
+        for k, s in enumerate(scores):
+            rows.append({"problem_id": pid, "iteration": 1, "sample_idx": k, "prompt": f"P {pid}", "text": f"{pid}{k}",
+                         "answer": None, "is_final": False,
+                         "judgment": "unreadable" if s is None else f"Score: [[{s}]]", "score": s,
+                         "score_status": "no_score" if s is None else "ok", "chosen": k == chosen,
+                         "rejected": k == rejected, "truth_score": 0, "correct": False})
+    samples = pl.DataFrame(rows, schema=pl.Schema({c: t for c, t in pl.DataFrame(rows).schema.items()})
+                           ).with_columns(score=pl.col("score").cast(pl.Int64))
+    good = pairs.outcome_pairs(samples)
+    assert good.height == 2  # q's scores all tie: no pair
+    pairs.check_outcome(samples, good, 7, "data/srlm/iter_1")
+    swapped = good.with_columns(chosen=pl.col("rejected"), rejected=pl.col("chosen"),
+                                chosen_score=pl.col("rejected_score"), rejected_score=pl.col("chosen_score"))
+    with pytest.raises(PsrlmError, match=r"^data/srlm/iter_1/pairs.parquet: disagrees with the pairs built"):
+        pairs.check_outcome(samples, swapped, 7, "data/srlm/iter_1")
+    both = samples.with_columns(chosen=pl.col("rejected"), rejected=pl.col("chosen"))
+    with pytest.raises(PsrlmError, match=r"samples.parquet: problem p: column 'chosen' disagrees"):
+        pairs.check_outcome(both, pairs.outcome_pairs(both), 7, "data/srlm/iter_1")
+    rescored = samples.with_columns(score=pl.when(pl.col("sample_idx") == 0).then(5).otherwise(pl.col("score")))
+    with pytest.raises(PsrlmError, match=r"samples.parquet: column 'score' disagrees with the scores read from"):
+        pairs.check_outcome(rescored, good, 7, "data/srlm/iter_1")

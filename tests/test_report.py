@@ -29,3 +29,22 @@ def test_rows_follow_pipeline_iterations_not_the_model_names():
     assert last["pairs"] is None and last["pair_precision"] is None  # the last model searched nothing
     assert {r["sft_baseline_accuracy"] for r in rows} == {0.55}
     assert first["accuracy_by_tier"] == {"base": 0.5, "hard": 0.25}
+
+
+def test_an_iteration_that_trained_on_nothing_says_so():
+    """An empty pairs table leaves M(i+1) a copy of M(i) (dpo: trained false): the report says
+    "not trained" where the DPO reward accuracy would be, instead of a dash that reads as missing."""
+    import yaml
+
+    from conftest import filled
+    from psrlm.metrics import DPO, EVAL, SEARCH
+
+    models = ["m1", "m2", "m3"]
+    evals = {m: filled(EVAL, **{"synthetic_by_tier": {"base": {"accuracy": 0.5}}}) for m in models}
+    search = {i: filled(SEARCH) for i in ("1", "2")}
+    dpo = {"1": filled(DPO, trained=False), "2": filled(DPO, trained=True)}
+    rows = report.rows_per_model(models, evals, search, {"m1": 1, "m2": 2, "m3": 3})
+    md = report.markdown(models, evals, search, dpo, rows, yaml.safe_load(report.PAPER.read_text()), "self", 0, None)
+    one = next(x for x in md.splitlines() if x.startswith("| 1 | "))
+    two = next(x for x in md.splitlines() if x.startswith("| 2 | "))
+    assert one.endswith("| not trained (no pairs) |") and not two.endswith("not trained (no pairs) |")
