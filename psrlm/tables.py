@@ -489,8 +489,9 @@ def validate(df: pl.DataFrame, schema: Schema, source: str) -> pl.DataFrame:
     return df.select(list(schema.columns))
 
 
-def write_table(df: pl.DataFrame, path: str | Path, schema: Schema) -> Path:
-    """Check, sort by key and write atomically (temporary file in the same folder, then rename)."""
+def write_table(df: pl.DataFrame, path: str | Path, schema: Schema, name: str | Path | None = None) -> Path:
+    """Check, sort by key and write atomically (temporary file in the same folder, then rename).
+    Errors name `name` (the final path, when `path` is a stage's staged copy) or `path`."""
     path = Path(path)
     df = validate(df, schema, str(path)).sort(list(schema.key))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -500,6 +501,10 @@ def write_table(df: pl.DataFrame, path: str | Path, schema: Schema) -> Path:
         df.write_parquet(tmp, compression=_COMPRESSION, compression_level=_COMPRESSION_LEVEL,
                          row_group_size=_ROW_GROUP_SIZE, statistics=True)
         os.replace(tmp, path)
+    except pl.exceptions.PolarsError as e:  # polars reports a full disk as a ComputeError, not an OSError
+        Path(tmp).unlink(missing_ok=True)
+        lines = str(e).strip().splitlines()
+        raise TableError(f"{name or path}: cannot write the table ({lines[0] if lines else type(e).__name__})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -511,7 +516,7 @@ def write_tables(items: list[tuple[pl.DataFrame, str | Path, Schema]], outputs=N
     `outputs` (a psrlm.outputs.Outputs: moved into place when the stage succeeds) when given."""
     checked = [(validate(df, schema, str(path)), path, schema) for df, path, schema in items]
     for df, path, schema in checked:
-        write_table(df, outputs.path(path) if outputs is not None else path, schema)
+        write_table(df, outputs.path(path) if outputs is not None else path, schema, path)
 
 
 def read_table(path: str | Path, schema: Schema) -> pl.LazyFrame:

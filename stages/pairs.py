@@ -77,7 +77,7 @@ def main() -> None:
     report["pairs_unfiltered"] = unfiltered.height
     report["pair_precision_unfiltered"] = pair_precision(unfiltered)
     with Outputs() as o:
-        write_table(pairs, o.path(args.out), PAIRS)
+        write_table(pairs, o.path(args.out), PAIRS, args.out)
         o.json(args.report, SEARCH.check(report, args.report))
     print(f"pairs: {len(pairs)} pairs from {len(folders)} shard(s), precision {report['pair_precision']}")
 

@@ -669,3 +669,21 @@ def test_sft_matching_another_runs_tokens_needs_its_report(tmp_path, monkeypatch
                             "--tokens-of", str(path)], monkeypatch)
     assert "\n" not in said and str(path) in said and message in said, said
     assert snapshot(out) == before
+
+
+def test_a_full_disk_while_polars_writes_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    """Polars reports a full disk as a ComputeError: it used to escape as a traceback."""
+    before = earlier_outputs(tmp_path)
+
+    def full(self, *a, **kw):
+        raise pl.exceptions.ComputeError("failed to write: No space left on device (os error 28)\nmore")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    frame = pl.DataFrame({"pair_id": ["p"]})
+    schema = tables.Schema(name="t", columns={"pair_id": pl.String()}, key=("pair_id",))
+    with pytest.raises(PsrlmError) as e:
+        with Outputs() as o:
+            tables.write_tables([(frame, tmp_path / "t.parquet", schema)], o)
+    assert str(e.value) == f"{tmp_path / 't.parquet'}: cannot write the table (failed to write: No space left on device (os error 28))"
+    assert "\n" not in str(e.value)
+    assert snapshot(tmp_path) == before and not list(tmp_path.glob(".*"))
