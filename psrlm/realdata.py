@@ -14,12 +14,17 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from psrlm import outcome, textsteps
 from psrlm.benchmarks import read_jsonl, scalar_text
 from psrlm.errors import PsrlmError
+from psrlm.tables import EFT, PROBLEMS, SCORE_EFT
+
+if TYPE_CHECKING:
+    from psrlm.task import PrepareParams
 
 # The GSM8K files' columns (the `gsm8k` task is `files` with these and the benchmarks folder's).
 GSM8K_COLUMNS = {"problem": "question", "solution": "answer", "steps": None, "answer": None, "id": None}
@@ -137,7 +142,7 @@ def distinct(rows: list[dict], held_out: Sequence[dict] = ()) -> tuple[list[dict
 
 
 def eft_rows(rng: random.Random, problems: Sequence[dict], prefix: str) -> list[dict]:
-    """One pair per problem, as the synthetic task's (stages/prepare.eft_rows): at a random step
+    """One pair per problem, as the synthetic task's (psrlm.synthdata.eft_rows): at a random step
     that can be corrupted, the gold step against the corrupted one, the better position exactly
     balanced. A gold step the checker does not pass (none of GSM8K train's 26,720; a user's file may
     have some) is never used as the right one."""
@@ -198,7 +203,7 @@ def file_eft_rows(path: str | Path, records: Sequence[tuple[int, dict]], prefix:
 
 
 def score_eft_rows(rng: random.Random, problems: Sequence[dict], prefix: str) -> list[dict]:
-    """The SRLM judge's examples on real data (cf. stages/prepare.score_eft_rows): the gold
+    """The SRLM judge's examples on real data (cf. psrlm.synthdata.score_eft_rows): the gold
     solution or one with a step corrupted (exactly half each), scored by textsteps.rubric."""
     wrong = [False, True] * (len(problems) // 2) + [False] * (len(problems) % 2)
     rng.shuffle(wrong)
@@ -221,3 +226,68 @@ def score_eft_rows(rng: random.Random, problems: Sequence[dict], prefix: str) ->
                      "correct": textsteps.solution_right(solution, answer),
                      "judgment": outcome.score_judgment(r)})
     return rows
+
+
+def tables(p: PrepareParams, sizes: dict[str, int], dropped: dict[str, int]) -> tuple[list, dict]:
+    """The same tables as psrlm.synthdata.tables from real data: the train file shuffled with the seed
+    and cut in the synthetic stream's order (then the judge splits), the test file's first rows.
+    `dropped` gets what was left out and why (repeated problems, training problems in the test)."""
+    if p.task == "gsm8k":
+        bench_dir = Path(p.benchmarks_dir)
+        train_path, test_path = bench_dir / "gsm8k/train.jsonl", bench_dir / "gsm8k/test.jsonl"
+        columns = GSM8K_COLUMNS
+    else:
+        files = Path(p.files_dir)
+        train_path, test_path, columns = files / p.files_train, files / p.files_test, p.files_columns
+    train = problem_rows(train_path, read_records(train_path), columns, "train", p.max_chars)
+    test = problem_rows(test_path, read_records(test_path), columns, "test", p.max_chars)
+    # No problem twice, and none both trained on and tested: repeats are dropped, and the test's
+    # problems are dropped from the training file (the test file is the fixed reference).
+    test, dropped["test_repeats"], _ = distinct(test)
+    test = test[:p.test_size]
+    if len(test) < p.test_size:
+        raise PsrlmError(f"{test_path}: {len(test)} distinct problems, prepare.test_size asks for {p.test_size}")
+    train, dropped["train_repeats"], dropped["train_in_test"] = distinct(train, test)
+    order = {k: n for k, n in sizes.items() if k != "test"} | {
+        "judge_test": p.judge_test_size, "judge_train": p.judge_train_size}
+    if sum(order.values()) > len(train):
+        raise PsrlmError(f"{train_path}: {len(train)} problems, the splits ask for {sum(order.values())} "
+                         f"({', '.join(f'{k} {n}' for k, n in order.items())}; prepare.*_size, pool_sizes)")
+    random.Random(p.seed).shuffle(train)
+    split, start = {}, 0
+    for name, n in order.items():
+        split[name], start = train[start: start + n], start + n
+    # The EFT splits' problems carry the SRLM judge's score examples either way; the step pairs are
+    # made from their gold steps, or are the user's own labelled pairs (files_eft).
+    eft_file = None if p.task == "gsm8k" or p.files_eft is None else Path(p.files_dir) / p.files_eft
+    if eft_file is not None:
+        pairs = file_eft_rows(eft_file, read_records(eft_file), "eft")
+        tested = {problem_key(r["problem"]) for r in test}
+        dropped["eft_pairs_in_test"] = sum(problem_key(r["problem"]) in tested for r in pairs)
+        pairs = [r for r in pairs if problem_key(r["problem"]) not in tested]
+        random.Random(p.seed + 1).shuffle(pairs)
+        if len(pairs) < p.eft_test_size + p.eft_train_size:
+            raise PsrlmError(f"{eft_file}: {len(pairs)} pairs, prepare.eft_test_size + eft_train_size ask for "
+                             f"{p.eft_test_size + p.eft_train_size}")
+        eft_test, eft_train = pairs[:p.eft_test_size], pairs[p.eft_test_size:p.eft_test_size + p.eft_train_size]
+    else:
+        eft_train = eft_rows(random.Random(p.seed + 1), split["eft_train"], "eft_train")
+        eft_test = eft_rows(random.Random(p.seed + 2), split["eft_test"], "eft_test")
+
+    def frame(rows: list[dict], schema) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema=schema.polars_schema())
+
+    tables = [
+        (frame(split["ift_train"], PROBLEMS), "ift_train", PROBLEMS),
+        (frame(eft_train, EFT), "eft_train", EFT),
+        (frame(eft_test, EFT), "eft_test", EFT),
+        (frame(test, PROBLEMS), "test", PROBLEMS),
+        (frame(split["judge_train"], PROBLEMS), "judge_train", PROBLEMS),
+        (frame(split["judge_test"], PROBLEMS), "judge_test", PROBLEMS),
+        (frame(score_eft_rows(random.Random(p.seed + 5), split["eft_train"], "eft_train"), SCORE_EFT),
+         "score_eft_train", SCORE_EFT),
+        (frame(score_eft_rows(random.Random(p.seed + 6), split["eft_test"], "eft_test"), SCORE_EFT),
+         "score_eft_test", SCORE_EFT),
+    ]
+    pools = {f"pool{i}": frame(split[f"pool{i}"], PROBLEMS) for i in range(1, len(p.pool_sizes) + 1)}
+    return tables, pools

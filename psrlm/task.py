@@ -1,25 +1,120 @@
-"""The task a run is on (params `prepare.task`), as the stages that need its ground truth see it.
+"""The task a run is on (params `prepare.task`), as the stages see it.
 
-A task knows, for a problem row (psrlm.tables.PROBLEMS), the truth of a candidate step after a
-prefix, whether a whole solution is right, the judge's target judgment of a step pair and the SRLM
-rubric. `synthetic` (the embedded default) checks every step exactly from the problem's structure
+A task builds its data (`build`: every table of the prepare stage, from psrlm/synthdata.py or
+psrlm/realdata.py) and knows, for a problem row (psrlm.tables.PROBLEMS), the truth of a candidate
+step after a prefix, whether a whole solution is right, the judge's target judgment of a step pair
+and the SRLM rubric. `synthetic` (the embedded default) checks every step exactly from the problem's structure
 (psrlm/arith.py); `gsm8k` and `files` (psrlm/textsteps.py) check each step's calculator
 annotations and the boxed answer, their rows leave `start` null and `ops`/`operands` empty.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Annotated, Literal, NamedTuple, Protocol
 
-from psrlm import arith, outcome, textsteps
+import polars as pl
+
+from psrlm import arith, outcome, realdata, synthdata, textsteps
+from psrlm.params import Count, NonNegative, ParamsError, Positive, Range, TaskName
+from psrlm.synthdata import BASE
 
 # Steps a real-data solution may run past its gold solution's length before the rest are
 # "past_last_step": the model's own solutions split the work differently from the gold one.
 TEXT_SLACK_STEPS = 2
 
 
+@dataclass(frozen=True)
+class PrepareParams:
+    """The `prepare` params section: which task, its files or its difficulty, the split sizes, the
+    tiers and the benchmarks (declared here, where both tasks' builders read it)."""
+    task: TaskName
+    files_dir: str
+    files_train: str | None
+    files_test: str | None
+    files_eft: str | None
+    files_columns: dict[Literal["problem", "solution", "steps", "answer", "id"], str | None]
+    max_chars: Positive
+    seed: Count
+    num_ops_min: Positive
+    num_ops_max: Positive
+    start_min: Count
+    start_max: Count
+    addsub_max: Positive
+    muldiv_max: Annotated[int, Range(ge=2)]
+    value_max: Positive
+    op_weights: dict[Literal["+", "-", "*", "/"], NonNegative]
+    corruption_weights: dict[Literal["wrong_result", "wrong_operand", "wrong_operator"], NonNegative]
+    ift_train_size: Count
+    eft_train_size: Count
+    eft_test_size: Count
+    test_size: Count
+    judge_train_size: Count
+    judge_test_size: Count
+    pool_sizes: tuple[Positive, ...]  # an empty pool would train M(i+1) on nothing: refused
+    tiers: dict[str, dict[Literal[arith.DIFFICULTY_KEYS], Count]] | None
+    pool_tiers: dict[Positive, str] | None
+    tier_test_size: Count
+    benchmarks_dir: str
+    benchmark_limits: dict[str, Count | None]
+
+    def __post_init__(self) -> None:
+        # null is none: `dvc exp run -S` merges a mapping into the one already there, so only
+        # `-S prepare.tiers=null` clears the tiers of a params file that declares some.
+        for key in ("tiers", "pool_tiers"):
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, {})
+
+    def pool_tier(self, iteration: int) -> str:
+        """The tier iteration `iteration`'s pool is drawn from."""
+        return self.pool_tiers.get(iteration, BASE)
+
+    def check(self) -> None:
+        if self.task == "files":
+            for key in ("files_train", "files_test"):
+                if getattr(self, key) is None:
+                    raise ParamsError(f"prepare.{key}: the files task needs a JSONL or Parquet file")
+            if self.files_columns.get("problem") is None:
+                raise ParamsError("prepare.files_columns.problem: the files task needs the problem's column")
+        if self.task != "synthetic" and (self.tiers or set(self.pool_tiers.values()) - {BASE}):
+            raise ParamsError(f"prepare.tiers: difficulty tiers are the synthetic task's; the {self.task} "
+                              "task needs tiers and pool_tiers null or {}")
+        synthdata.check_difficulty(synthdata.difficulty(self), "prepare")
+        for name, change in self.tiers.items():
+            if name == BASE or not name.isidentifier():
+                raise ParamsError(f"prepare.tiers.{name}: a tier name is a plain word other than '{BASE}'")
+            synthdata.check_difficulty(synthdata.tier_difficulty(self, name), f"prepare.tiers.{name}")
+        for it, name in self.pool_tiers.items():
+            if it > len(self.pool_sizes):
+                raise ParamsError(f"prepare.pool_tiers.{it}: no such pool (pool_sizes has {len(self.pool_sizes)})")
+            if name != BASE and name not in self.tiers:
+                raise ParamsError(f"prepare.pool_tiers.{it}: unknown tier '{name}' (prepare.tiers has "
+                                  f"{', '.join([BASE, *self.tiers])})")
+        for key, table in (("op_weights", self.op_weights),
+                           ("corruption_weights", self.corruption_weights)):
+            if sum(table.values()) <= 0:
+                raise ParamsError(f"prepare.{key}: needs a positive weight")
+
+
+class Built(NamedTuple):
+    """A task's data: (frame, name under the prepare folder, schema) per table, the pools by split
+    name (pool<i>), and what was left out of them and why (real data: repeats, test problems)."""
+    tables: list[tuple[pl.DataFrame, str, object]]
+    pools: dict[str, pl.DataFrame]
+    dropped: dict[str, int]
+
+
+def split_sizes(p: PrepareParams) -> dict[str, int]:
+    """The splits cut from the main stream, in their fixed order (a pool appended at the end moves
+    no earlier split)."""
+    return {"test": p.test_size, "eft_test": p.eft_test_size, "eft_train": p.eft_train_size,
+            "ift_train": p.ift_train_size, **{f"pool{i}": n for i, n in enumerate(p.pool_sizes, start=1)}}
+
+
 class Task(Protocol):
     name: str
+
+    def build(self, p: PrepareParams) -> Built: ...
 
     def max_steps(self, row: dict) -> int: ...
     def step_truth(self, row: dict, prefix_steps: list[str], text: str) -> str: ...
@@ -37,6 +132,11 @@ class Synthetic:
 
     def __init__(self, judge_template: str):
         self._judgment = arith.judgment_for(judge_template)  # an unknown prompt fails here, first
+
+    def build(self, p: PrepareParams) -> Built:
+        """Every table from the seeded problem streams; EFT targets in the judge prompt's format."""
+        tables, pools = synthdata.tables(p, split_sizes(p), self._judgment)
+        return Built(tables, pools, {})
 
     @staticmethod
     def _gold(row: dict) -> tuple[int, list[str], list[int]]:
@@ -80,6 +180,12 @@ class TextSteps:
 
     def __init__(self, name: str):
         self.name = name
+
+    def build(self, p: PrepareParams) -> Built:
+        """Every table from the train and test files (GSM8K's, or the user's)."""
+        dropped: dict[str, int] = {}
+        tables, pools = realdata.tables(p, split_sizes(p), dropped)
+        return Built(tables, pools, dropped)
 
     def max_steps(self, row: dict) -> int:
         return len(row["gold_steps"]) + TEXT_SLACK_STEPS

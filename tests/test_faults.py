@@ -29,6 +29,7 @@ from psrlm import metrics, tables
 from psrlm.benchmarks import load_benchmark
 from psrlm.errors import PsrlmError
 from psrlm.outputs import Outputs
+from psrlm.task import PrepareParams
 from stages_loader import load_stage
 
 # Every stage's arguments, with inputs that do not exist (a params error must come first) and
@@ -487,6 +488,7 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from psrlm.errors import run
 from psrlm.outputs import Outputs
+from psrlm.task import PrepareParams
 
 def main():
     with Outputs() as o:
@@ -627,7 +629,7 @@ def test_the_params_the_project_runs_with_pass_every_check(tmp_path):
 
     sections = {"pipeline": PipelineParams, "prompts": PromptsParams, "engine": EngineParams, "training": TrainingParams,
                 "search": SearchParams, "pairs": PairsParams, "sft": SftParams,
-                "prepare": load_stage("prepare").PrepareParams, "model": load_stage("init_model").ModelParams,
+                "prepare": PrepareParams, "model": load_stage("init_model").ModelParams,
                 "own_eft": load_stage("own_eft").OwnEftParams, "judge_sft": load_stage("judge_sft").JudgeSftParams,
                 "evaluate": load_stage("evaluate").EvaluateParams, "dpo": load_stage("dpo").DpoParams,
                 "tts": TtsParams, "srlm": load_stage("srlm").SrlmParams}

@@ -8,7 +8,7 @@ from conftest import ROOT, write_params
 from psrlm.params import ParamsError, PromptsParams, load_section
 from stages_loader import load_stage
 
-PrepareParams = load_stage("prepare").PrepareParams
+from psrlm.task import PrepareParams
 
 
 def test_repository_params_load_into_frozen_dataclasses():
