@@ -20,7 +20,7 @@ processes under a time limit, psrlm/grade.py), each row with a status. The verdi
 [[A]]/[[B]]; an unparseable judgment counts as wrong and is counted separately, never read as a
 verdict.
 
-Reads:  params.yaml [evaluate, tts, prompts, engine]; --model (HF folder); --test (PROBLEMS); --tiers
+Reads:  params.yaml [evaluate, tts, prompts, engine, prepare.task]; --model (HF folder); --test (PROBLEMS); --tiers
         (a folder of PROBLEMS); --eft (EFT); --own-eft (EFT); --benchmarks (BENCHMARKS); with --judge
         score: --score-eft (SCORE_EFT) instead of --eft and --own-eft.
 Writes: --out/solve.parquet (EVAL_SOLVE), --out/judge.parquet and --out/judge_own.parquet (EVAL_JUDGE),

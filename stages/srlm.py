@@ -2,17 +2,20 @@
 
 For every prompt of the pool (the same pools as the process-based chain), M(i) samples N whole
 solutions, then scores each one itself, greedy, with the 0-5 additive rubric prompt (prompts.score,
-psrlm/outcome.py); the highest and the lowest valid score make the iteration's pair (ties broken by
-a seeded order; no pair when every valid score ties or fewer than two are valid). An unreadable
+psrlm/outcome.py; psrlm.tts.self_scores, as test-time best-of-w does); the highest and the lowest
+valid score make the iteration's pair (psrlm.search.pick, as the step search picks: ties broken by
+a seeded order; no pair when every valid score ties or fewer than two are valid; the pairs are
+psrlm.pairs.outcome_pairs, rebuilt and checked from the samples before srlm_dpo trains). An unreadable
 score is counted (`score_status`), never read as a score. The pairs go to the same `dpo` stage as
 the process-based chain's, as one "step" each (step_idx 1: the whole solution, EOS after a boxed
 answer). The ground truth of every sample (its rubric score and whether it is right step by step)
 is added for audit only; no stage choice reads it.
 
-Reads:  params.yaml [srlm, prompts, engine, pipeline.seed]; --model (M(i) folder); --pool (PROBLEMS).
+Reads:  params.yaml [srlm, prompts, engine, pipeline.seed, prepare.task]; --model (M(i) folder);
+        --pool (PROBLEMS).
 Writes: --out/samples.parquet (OUTCOME_SAMPLES), --out/pairs.parquet (PAIRS); --report, the audit:
         score accuracy against the ground truth, judge accuracy on the model's own right-vs-wrong
-        samples, pair precision, invalid scores (DVC metrics).
+        samples, pair precision, invalid scores (DVC metrics; keys: psrlm.metrics.SRLM).
 
 Run: dvc repro srlm@1
 """
