@@ -188,7 +188,7 @@ class Report:
 
 TRAINING = ("steps", "train_loss", "train_seconds")
 SFT = Report("sft", TRAINING + ("tokens", "tokens_per_second", "examples", "eft_examples"))
-JUDGE_SFT = Report("judge_sft", TRAINING + ("tokens",))
+JUDGE_SFT = Report("judge_sft", ("trained", "steps", "examples"))  # off by default: M1 = the SFT model, untrained
 DPO = Report("dpo", ("trained", "steps", "train_tokens", "reference_tokens", "pairs", "union_pairs",
                      "replay_pairs", "init", "pairs_too_long", "final_step_pairs"))
 BASELINE = Report("baseline", ("trained", "steps", "token_budget", "dpo_train_tokens", "learning_rate"))

@@ -689,3 +689,4 @@ def test_a_full_disk_while_polars_writes_is_one_line_and_leaves_nothing(tmp_path
     assert str(e.value) == f"{tmp_path / 't.parquet'}: cannot write the table (failed to write: No space left on device (os error 28))"
     assert "\n" not in str(e.value)
     assert snapshot(tmp_path) == before and not list(tmp_path.glob(".*"))
+
