@@ -3,7 +3,7 @@
     python benchmarks/gpu_check.py [--budget 420] [--out reports/benchmarks/gpu_check.json]
 
 In a throwaway copy of the repository (tracked files, one git commit, no data) it writes the smoke
-params (configs/smoke_params.yaml) with a ~25M-parameter scratch model, the hf engine and bf16
+params (psrlm/smoke_params.yaml) with a ~25M-parameter scratch model, the hf engine and bf16
 training, then runs the stages one by one in DAG order with `dvc repro -s`, timing each, until the
 budget's seconds are spent (the first GPU check must fit in 8 minutes of a 15-minute loan). It
 reports per stage its wall time and, from the stages' own reports, SFT/DPO training tokens per

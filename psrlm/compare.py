@@ -42,9 +42,11 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-# The metrics files read here and the keys each declares (psrlm.metrics), by their dvc.yaml path.
-REPORTS = {"reports/eval/": metrics.EVAL, "reports/search/": metrics.SEARCH, "reports/dpo/": metrics.DPO,
-           "reports/baseline/": metrics.BASELINE}
+# The metrics files read here, by their dvc.yaml path, and the declared keys (psrlm.metrics) read of each.
+REPORTS = {"reports/eval/": metrics.EVAL.only("synthetic.accuracy", "synthetic_by_tier", "judge.accuracy",
+                                              "judge.own_accuracy"),
+           "reports/search/": metrics.SEARCH.only(*PER_ITERATION), "reports/dpo/": metrics.DPO.only("train_tokens"),
+           "reports/baseline/": metrics.BASELINE.only("dpo_train_tokens")}
 
 
 def report_of(path: str) -> metrics.Report | None:

@@ -182,8 +182,14 @@ class Report:
             raise PsrlmError(f"{path}: not a metrics report (a JSON object)")
         return self.check(data, path)
 
-    def __add__(self, keys: tuple[str, ...]) -> Report:
-        return Report(self.name, self.keys + keys)
+    def only(self, *keys: str) -> Report:
+        """The same report, checked for `keys` alone (each one it declares): what a reader reads of a
+        copy that may lack the rest (`dvc exp show` leaves out empty mappings such as an
+        `invalid_by_reason` of {})."""
+        unknown = [k for k in keys if k not in self.keys]
+        if unknown:
+            raise ValueError(f"the {self.name} report declares no key {unknown[0]!r}")
+        return Report(self.name, keys)
 
 
 TRAINING = ("steps", "train_loss", "train_seconds")

@@ -15,10 +15,10 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def smoke_params(root: Path) -> dict:
-    """`root`'s params.yaml with configs/smoke_params.yaml's overrides, the benchmarks folder made
+    """`root`'s params.yaml with psrlm/smoke_params.yaml's overrides, the benchmarks folder made
     absolute (the tests' smoke DAG and benchmarks/gpu_check.py run this)."""
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params = deep_merge(params, yaml.safe_load((root / "configs/smoke_params.yaml").read_text()))
+    params = deep_merge(params, yaml.safe_load((root / "psrlm/smoke_params.yaml").read_text()))
     params["prepare"]["benchmarks_dir"] = str((root / params["prepare"]["benchmarks_dir"]).resolve())
     return params
 

@@ -5,6 +5,7 @@ import random
 import pytest
 
 from psrlm import arith, outcome, search, tts
+from psrlm.pairs import outcome_pairs
 
 D = arith.Difficulty(2, 4, 1, 99, 15, 7, 99, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
 # "Ann has 20 apples. Ann gets 5 more. Ann keeps one of 5 equal shares. ..."
@@ -162,7 +163,7 @@ def test_srlm_pairs_and_audit_on_a_hand_made_table():
         "chosen": chosen, "rejected": rejected, "truth_score": truth, "correct": right}
         for pid, k, score, status, right, truth, chosen, rejected in rows], schema=OUTCOME_SAMPLES.polars_schema())
     validate(samples, OUTCOME_SAMPLES, "samples")
-    pairs = validate(srlm.pairs_of(samples), PAIRS, "pairs")
+    pairs = validate(outcome_pairs(samples), PAIRS, "pairs")
     assert pairs.select("problem_id", "chosen", "rejected", "chosen_score", "rejected_score").rows() == \
         [("p1", "S p1 0", "S p1 1", 5, 2)]
     report = srlm.audit(samples, pairs)
