@@ -183,9 +183,8 @@ class Report:
         return self.check(data, path)
 
     def only(self, *keys: str) -> Report:
-        """The same report, checked for `keys` alone (each one it declares): what a reader reads of a
-        copy that may lack the rest (`dvc exp show` leaves out empty mappings such as an
-        `invalid_by_reason` of {})."""
+        """The same report, checked for `keys` alone (each one it declares): for a copy that may lack
+        the rest (`dvc exp show` leaves out null values and empty mappings)."""
         unknown = [k for k in keys if k not in self.keys]
         if unknown:
             raise ValueError(f"the {self.name} report declares no key {unknown[0]!r}")

@@ -79,6 +79,6 @@ def test_accuracy_and_gain_per_tier():
 
 def test_an_experiment_whose_metrics_file_lost_a_key_is_refused_in_one_line():
     show = [{"rev": "abc", "experiments": [exp("judges-1", "oracle", 0, 0.60, 0.70)]}]
-    del show[0]["experiments"][0]["revs"][0]["data"]["metrics"]["reports/eval/m3.json"]["data"]["judge"]["own_accuracy"]
-    with pytest.raises(PsrlmError, match=r"^experiment judges-1: reports/eval/m3.json: missing key 'judge.own_accuracy'"):
+    del show[0]["experiments"][0]["revs"][0]["data"]["metrics"]["reports/eval/m3.json"]["data"]["judge"]
+    with pytest.raises(PsrlmError, match=r"^experiment judges-1: reports/eval/m3.json: missing key 'judge.n'"):
         compare.runs_from_exp_show(show, "judges")
