@@ -65,14 +65,15 @@ def main() -> None:
         if not ok:
             raise PsrlmError(f"{where}/steps.parquet: column '{what}' disagrees with the {what} recomputed "
                              f"from {where}/judgments.parquet")
-    first = kept_mismatch(merged("steps", SEARCH_STEPS).collect(), merged("solutions", SEARCH_SOLUTIONS).collect())
+    # Read and validated once, for the kept check and the audit both.
+    raw_steps, solutions = merged("steps", SEARCH_STEPS).collect(), merged("solutions", SEARCH_SOLUTIONS).collect()
+    first = kept_mismatch(raw_steps, solutions)
     if first is not None:
         raise PsrlmError(f"{where}/steps.parquet: column 'kept' disagrees with {where}/solutions.parquet "
                          f"(problem {first}: its kept steps are not its solution's steps)")
     pairs = build_pairs(steps, p).collect()
     unfiltered = build_pairs(steps).collect()
-    report = metrics(merged("steps", SEARCH_STEPS).collect(), merged("judgments", SEARCH_JUDGMENTS).collect(),
-                     merged("solutions", SEARCH_SOLUTIONS).collect(), pairs)
+    report = metrics(raw_steps, merged("judgments", SEARCH_JUDGMENTS).collect(), solutions, pairs)
     # What the filters removed, audited the same way: the pairs Eq. 2 alone would have kept.
     report["pairs_unfiltered"] = unfiltered.height
     report["pair_precision_unfiltered"] = pair_precision(unfiltered)
