@@ -42,12 +42,13 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import grade, metrics, prompts, search, task, tts
-from psrlm.engine import EngineParams, build, greedy
+from psrlm import grade, metrics, prompts, search, tts
+from psrlm.engine import build, greedy
 from psrlm.errors import PsrlmError, run
 from psrlm.evaluation import JUDGES, score_benchmarks, score_solutions, tts_frame
 from psrlm.outputs import Outputs
-from psrlm.params import Count, Positive, PromptsParams, Rate, TaskName, load_key, load_section
+from psrlm.params import Count, Positive, Rate, load_section
+from psrlm.stagekit import load_generation
 from psrlm.tables import BENCHMARKS, EVAL_BENCHMARK, EVAL_SOLVE, EVAL_TTS, PROBLEMS, read_table, write_tables
 
 
@@ -83,9 +84,7 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "evaluate", EvaluateParams)
     tp = load_section(args.params, "tts", tts.TtsParams)
-    templates = load_section(args.params, "prompts", PromptsParams)
-    the_task = task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge)
-    engine_p = load_section(args.params, "engine", EngineParams)
+    templates, the_task, engine_p = load_generation(args.params)
 
     test = read_table(args.test, PROBLEMS)
     test = (test.head(p.test_limit) if p.test_limit is not None else test).collect()

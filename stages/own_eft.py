@@ -30,10 +30,11 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import engine, owneft, prompts, task
+from psrlm import engine, owneft, prompts
 from psrlm.errors import run
 from psrlm.outputs import Outputs
-from psrlm.params import Count, Positive, Probability, PromptsParams, Range, Rate, TaskName, load_key, load_section
+from psrlm.params import Count, Positive, Probability, Range, Rate, load_section
+from psrlm.stagekit import load_generation
 from psrlm.tables import EFT, OWN_STEPS, PROBLEMS, read_table, write_tables
 
 
@@ -74,10 +75,8 @@ def main() -> None:
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
     p = load_section(args.params, "own_eft", OwnEftParams)
-    templates = load_section(args.params, "prompts", PromptsParams)
-    engine_p = load_section(args.params, "engine", engine.EngineParams)
     # An unknown task or judge prompt fails before the model loads.
-    the_task = task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge)
+    templates, the_task, engine_p = load_generation(args.params)
 
     table = read_table(args.problems, PROBLEMS).collect()
     problems = {r["problem_id"]: r for r in table.iter_rows(named=True)}

@@ -31,10 +31,11 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import engine, prompts, search, task
+from psrlm import engine, prompts, search
 from psrlm.errors import PsrlmError, run
 from psrlm.outputs import Outputs
-from psrlm.params import Count, PromptsParams, TaskName, load_key, load_section
+from psrlm.params import Count, load_key, load_section
+from psrlm.stagekit import load_generation
 from psrlm.tables import (PROBLEMS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
                           write_tables)
 
@@ -50,9 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     p = load_section(args.params, "search", search.SearchParams)
     seed = load_key(args.params, "pipeline.seed", Count)
-    templates = load_section(args.params, "prompts", PromptsParams)
-    the_task = task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge)
-    engine_p = load_section(args.params, "engine", engine.EngineParams)
+    templates, the_task, engine_p = load_generation(args.params)
 
     if args.shard not in p.shards:
         raise PsrlmError(f"--shard {args.shard}: not one of search.shards {list(p.shards)}")

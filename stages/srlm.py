@@ -29,12 +29,13 @@ from pathlib import Path
 
 import polars as pl
 
-from psrlm import engine, prompts, search, task, tts
+from psrlm import engine, prompts, search, tts
 from psrlm.errors import run
 from psrlm.metrics import SRLM, pair_precision, share
 from psrlm.pairs import outcome_pairs
 from psrlm.outputs import Outputs
-from psrlm.params import Count, NonNegative, Positive, Probability, PromptsParams, TaskName, load_key, load_section
+from psrlm.params import Count, NonNegative, Positive, Probability, load_key, load_section
+from psrlm.stagekit import load_generation
 from psrlm.tables import OUTCOME_SAMPLES, PAIRS, PROBLEMS, read_table, write_tables
 
 
@@ -82,9 +83,7 @@ def main() -> None:
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
     p = load_section(args.params, "srlm", SrlmParams)
-    templates = load_section(args.params, "prompts", PromptsParams)
-    the_task = task.for_name(load_key(args.params, "prepare.task", TaskName), templates.judge)
-    engine_p = load_section(args.params, "engine", engine.EngineParams)
+    templates, the_task, engine_p = load_generation(args.params)
     seed = load_key(args.params, "pipeline.seed", Count)
     pool = read_table(args.pool, PROBLEMS)
     pool = (pool.head(p.pool_limit) if p.pool_limit is not None else pool).collect()

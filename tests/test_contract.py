@@ -1,5 +1,6 @@
 """dvc.yaml, params.yaml and stages/ agree: each dvc.yaml entry is the stage's whole, true contract."""
 
+import ast
 import re
 import shlex
 from pathlib import Path
@@ -47,6 +48,29 @@ def psrlm_imports(path: Path, seen: set[str] | None = None) -> set[str]:
     return seen
 
 
+# A params read: load_section(path, "engine", ...) or load_key(path, "pipeline.seed", ...).
+PARAMS_READ = re.compile(r"load_(?:section|key)\([^,]+,\s*\"([\w.]+)\"")
+
+
+def params_read(script: Path) -> set[str]:
+    """Params sections and keys a stage reads: its own load_section/load_key calls, and those of
+    every psrlm function it calls that reads params itself (psrlm.stagekit.load_generation)."""
+    src = script.read_text()
+    read = set(PARAMS_READ.findall(src))
+    for mod in psrlm_imports(script):
+        lib = (ROOT / "psrlm" / f"{mod}.py").read_text()
+        for fn in ast.walk(ast.parse(lib)):
+            if isinstance(fn, ast.FunctionDef) and re.search(rf"\b{fn.name}\(", src):
+                read |= set(PARAMS_READ.findall(ast.get_source_segment(lib, fn)))
+    return read
+
+
+def test_params_read_follows_a_helper():
+    """The helper's reads count for the stage that calls it, and only for one that calls it."""
+    assert {"prompts", "prepare.task", "engine", "search"} <= params_read(ROOT / "stages/search.py")
+    assert "engine" not in params_read(ROOT / "stages/pairs.py")
+
+
 @pytest.mark.parametrize("name, cmd, deps, params, outs", STAGES, ids=[s[0] for s in STAGES])
 def test_stage_entry_is_its_true_contract(name, cmd, deps, params, outs):
     script = re.match(r"python (stages/\w+\.py)", cmd).group(1)
@@ -54,9 +78,7 @@ def test_stage_entry_is_its_true_contract(name, cmd, deps, params, outs):
     listed = {d for d in deps if d.startswith("psrlm/")}
     imported = {f"psrlm/{m}.py" for m in psrlm_imports(ROOT / script)}
     assert listed == imported, f"{name}: imports {sorted(imported)}, dvc.yaml lists {sorted(listed)}"
-    src = (ROOT / script).read_text()
-    # Whole sections (load_section) and single keys of a section (load_key, e.g. pipeline.seed).
-    read = set(re.findall(r"load_(?:section|key)\([^,]+,\s*\"([\w.]+)\"", src))
+    read = params_read(ROOT / script)
     assert read == set(params), f"{name}: reads params {sorted(read)}, dvc.yaml lists {params}"
     for key in params:
         section, _, sub = key.partition(".")
