@@ -361,11 +361,69 @@ def inverse_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: in
     return _judgment([f"Next: {sentence}"], undo, cand_a, cand_b, better, (index, prev, op, b, final))
 
 
+def _digit(n: int, i: int) -> int:
+    return n // 10 ** i % 10
+
+
+def columns(prev: int, op: str, b: int, c: int) -> str:
+    """The right result's digits from the units up, one school column at a time, each held against
+    the candidate result `c`'s digit in that column: `68 + 10 = 88` gives `8+0=8 8 ok, 6+1=7 8 no`.
+    A carry or borrow is written into the next column (`+1`, `-1`; a borrowing column reads `12-5=7`);
+    a product multiplies each digit of `prev` by `b`; a quotient is checked by multiplying `c` back
+    by `b` against `prev`'s digits. Columns run until both numbers and the carry are used up, so a
+    digit too many or too few is a column that says `no`."""
+    out, k, i = [], 0, 0
+    if op == "/":  # c * b, column by column, against prev
+        ref, left = prev, c
+    else:
+        ref, left = c, prev
+    while 10 ** i <= max(abs(ref), left, b if op in "+-" else 0) or k or i == 0:
+        x, y, want = _digit(left, i), _digit(b, i), _digit(abs(ref), i)
+        if op == "+":
+            v = x + y + k
+            out.append(f"{x}+{y}{'+1' if k else ''}={v} {want} {'ok' if v % 10 == want else 'no'}")
+            k = v // 10
+        elif op == "-":
+            v = x - y - k
+            borrow = v < 0
+            text = f"{'1' if borrow else ''}{x}-{y}{'-1' if k else ''}"
+            v += 10 * borrow
+            out.append(f"{text}={v} {want} {'ok' if v == want else 'no'}")
+            k = int(borrow)
+        else:  # "*": prev's digit times b; "/": c's digit times b, against prev
+            v = x * b + k
+            out.append(f"{x}*{b}{f'+{k}' if k else ''}={v} {want} {'ok' if v % 10 == want else 'no'}")
+            k = v // 10
+        i += 1
+    return ", ".join(out) + (", minus no" if ref < 0 else "")
+
+
+def column_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
+                    final: bool, sentence: str) -> str:
+    """Target judge output of prompts/judge_v4 (issue 28): a check easier than the step. The solver
+    writes a result's digits from the most significant, which needs every carry before its first
+    digit; this check recomputes it from the units up, one single-digit fact and a carry at a time
+    (`columns`), the order in which small transformers learn arithmetic far more reliably (Lee et
+    al. 2023, reversed outputs). Each candidate first has its operation held against the problem's
+    (`68 + 10 ok`: the value it starts from, the operation, the operand), then its result's columns,
+    then, on the last step, its boxed answer. judge_v2/v3 undo the result instead (a whole
+    subtraction or division, as hard as the step)."""
+    def check(s: Step) -> str:
+        body = f"{prev} {op} {b} {'ok' if (s.a, s.op, s.b) == (prev, op, b) else 'no'}, {columns(prev, op, b, s.c)}"
+        if final or s.boxed is not None:
+            body += f", answer {'ok' if final and s.boxed == s.c else 'no'}"
+        return body
+
+    return _judgment([f"Next: {sentence}"], check, cand_a, cand_b, better, (index, prev, op, b, final))
+
+
 # The target judgment of each judge prompt (prompts.judge): a prompt version and the output it asks
 # for change together. judge_v3 is judge_v2's judgment under a shorter prompt (no instruction
 # sentence, no bracketed headers: 16 fewer tokens in every judge example the scratch model trains
-# on); a pretrained model reads judge_v2's instruction (the GPU recipes keep it).
-JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment, "judge_v3": inverse_judgment}
+# on); a pretrained model reads judge_v2's instruction (the GPU recipes keep it). judge_v4 is
+# judge_v3's prompt asking for the column check.
+JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment, "judge_v3": inverse_judgment,
+             "judge_v4": column_judgment}
 
 
 def judgment_for(template: str):

@@ -151,8 +151,48 @@ def test_inverse_judgment_undoes_each_candidate_and_never_writes_the_solvers_lin
         assert ("Right" in line) == (arith.check_step(cand, 1, prev, op, b, final) == "correct")
 
 
+def test_column_judgment_checks_the_operation_then_each_digit_from_the_units():
+    text = arith.column_judgment("Step 1: 68 + 10 = 78.", "Step 1: 68 + 10 = 88.", "A", 1, 68, "+", 10,
+                                 False, "Ivy gets 10 more.")
+    assert text.splitlines() == ["Next: Ivy gets 10 more.", "A: 68 + 10 ok, 8+0=8 8 ok, 6+1=7 7 ok. Right.",
+                                 "B: 68 + 10 ok, 8+0=8 8 ok, 6+1=7 8 no. Wrong.", "[[A]]"]
+    for cand, op, b, prev, final, want in [
+        ("Step 1: 95 + 7 = 102.", "+", 7, 95, False, "95 + 7 ok, 5+7=12 2 ok, 9+0+1=10 0 ok, 0+0+1=1 1 ok. Right."),
+        ("Step 1: 52 - 7 = 55.", "-", 7, 52, False, "52 - 7 ok, 12-7=5 5 ok, 5-0-1=4 5 no. Wrong."),
+        ("Step 1: 52 + 7 = 59.", "-", 7, 52, False, "52 - 7 no, 12-7=5 9 no, 5-0-1=4 5 no. Wrong."),
+        ("Step 1: 96 / 4 = 23.", "/", 4, 96, False, "96 / 4 ok, 3*4=12 6 no, 2*4+1=9 9 ok. Wrong."),
+        ("Step 1: 12 * 6 = 72. The answer is \\boxed{72}.", "*", 6, 12, True,
+         "12 * 6 ok, 2*6=12 2 ok, 1*6+1=7 7 ok, answer ok. Right."),
+        ("Step 1: 9 - 2 = 7.", "-", 2, 9, False, "9 - 2 ok, 9-2=7 7 ok. Right."),
+    ]:
+        line = arith.column_judgment(cand, "x", "A", 1, prev, op, b, final, "s").splitlines()[1]
+        assert line == "A: " + want
+        assert ("Right" in line) == (arith.check_step(cand, 1, prev, op, b, final) == "correct")
+
+
+@pytest.mark.parametrize("op", arith.OPS)
+def test_columns_say_ok_everywhere_only_for_the_right_result(op):
+    """Over many operands and nearby wrong results: every column says ok exactly when the result is
+    right, and the columns' digits (for / the product's) spell the number they check against."""
+    rng = random.Random(1)
+    for _ in range(400):
+        prev, b = rng.randint(0, 999), rng.randint(1, 60)
+        if op == "/":
+            prev = prev - prev % b
+        if op == "-" and prev < b:
+            prev, b = b, prev
+        right = arith.apply(prev, op, b)
+        for c in (right, arith.near_miss(rng, right), right * 10 + 3, right // 10, rng.randint(0, 2000)):
+            cols = arith.columns(prev, op, b, c).split(", ")
+            assert all(col.endswith(" ok") for col in cols) == (c == right), (prev, op, b, c, cols)
+            values = [int(re.search(r"=(\d+) ", col).group(1)) for col in cols]
+            spelled = int("".join(str(v % 10) for v in reversed(values)))
+            assert spelled == (c * b if op == "/" else right), (prev, op, b, c, cols)
+
+
 def test_each_judge_prompt_names_its_target_judgment():
     assert arith.judgment_for("judge_v1") is arith.judgment
     assert arith.judgment_for("judge_v2") is arith.inverse_judgment
+    assert arith.judgment_for("judge_v4") is arith.column_judgment
     with pytest.raises(PsrlmError, match="prompts.judge: .*'judge_v9'"):
         arith.judgment_for("judge_v9")
