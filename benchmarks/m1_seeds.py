@@ -135,7 +135,7 @@ def main() -> None:
                                  not args.no_lineage and Path(args.params).resolve() == ROOT / "params.yaml"
                                  and args.prepared.resolve() == ROOT / "data/prepare"))
             if args.keep:
-                for name in ("sft", "own", "sft.json", "eval.json", "loss.tsv"):
+                for name in ("sft", "own", "eval", "sft.json", "eval.json", "loss.tsv"):
                     if (Path(tmp) / name).exists():
                         dest = args.keep / f"seed{seed}" / name
                         dest.parent.mkdir(parents=True, exist_ok=True)
