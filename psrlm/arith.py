@@ -417,13 +417,71 @@ def column_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int
     return _judgment([f"Next: {sentence}"], check, cand_a, cand_b, better, (index, prev, op, b, final))
 
 
+def worked(prev: int, op: str, b: int) -> str:
+    """The right result of `prev op b` worked out in school columns, with no candidate in it:
+    +, - and * from the units up, one single-digit fact and its carry or borrow each (`5+7=12,
+    9+0+1=10, 0+0+1=1`; a borrowing column reads `12-7=5`), / by long division from the top
+    (`9/4=2r1, 16/4=4r0`), then the result the columns spell (`so 102`)."""
+    out, k, i = [], 0, 0
+    if op == "/":
+        r = 0
+        for d in str(prev):
+            cur = r * 10 + int(d)
+            r = cur % b
+            out.append(f"{cur}/{b}={cur // b}r{r}")
+    else:
+        while 10 ** i <= max(prev, b if op in "+-" else 0) or k or i == 0:
+            x, y = _digit(prev, i), _digit(b, i)
+            if op == "+":
+                v = x + y + k
+                out.append(f"{x}+{y}{'+1' if k else ''}={v}")
+                k = v // 10
+            elif op == "-":
+                v = x - y - k
+                borrow = v < 0
+                out.append(f"{'1' if borrow else ''}{x}-{y}{'-1' if k else ''}={v + 10 * borrow}")
+                k = int(borrow)
+            else:
+                v = x * b + k
+                out.append(f"{x}*{b}{f'+{k}' if k else ''}={v}")
+                k = v // 10
+            i += 1
+    return ", ".join(out) + f", so {apply(prev, op, b)}"
+
+
+def worked_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
+                    final: bool, sentence: str) -> str:
+    """Target judge output of prompts/judge_v5 (issue 28): work the right step out once, in columns,
+    before either candidate is looked at, then hold each candidate's fields against it, each pair
+    of numbers adjacent (`7 6 no`, as judge_v1's fields).
+
+    Why: judge_v4 writes each column's fact beside a candidate's digit (`7-6=1 0 no`), and the
+    1.5-epoch M1 trained on it wrote a wrong single-digit fact in 387 of 2,040 columns of the
+    held-out EFT judgments, mostly the candidate's own digit (`7-6=0 0 ok`, 148 of 258 wrong
+    subtraction facts): beside each candidate, copying its digit is right in most columns of the
+    training data, so copying is what it learns. Worked out once, the columns are the same for
+    both candidates and copying either one is right only as often as that candidate is; and the
+    columns (from the units up for + - *) stay easier than the solver's step, which writes the
+    most significant digit first."""
+    right = (prev, op, b, apply(prev, op, b))
+
+    def fields(s: Step) -> str:
+        body = ", ".join(f"{r} {c} {'ok' if r == c else 'no'}" for r, c in zip(right, (s.a, s.op, s.b, s.c)))
+        if final or s.boxed is not None:
+            body += f", answer {'ok' if final and s.boxed == s.c else 'no'}"
+        return body
+
+    return _judgment([f"Next: {sentence}", f"{prev} {op} {b}: {worked(prev, op, b)}"], fields,
+                     cand_a, cand_b, better, (index, prev, op, b, final))
+
+
 # The target judgment of each judge prompt (prompts.judge): a prompt version and the output it asks
 # for change together. judge_v3 is judge_v2's judgment under a shorter prompt (no instruction
 # sentence, no bracketed headers: 16 fewer tokens in every judge example the scratch model trains
-# on); a pretrained model reads judge_v2's instruction (the GPU recipes keep it). judge_v4 is
-# judge_v3's prompt asking for the column check.
+# on); a pretrained model reads judge_v2's instruction (the GPU recipes keep it). judge_v4 and
+# judge_v5 are judge_v3's prompt asking for the column checks.
 JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment, "judge_v3": inverse_judgment,
-             "judge_v4": column_judgment}
+             "judge_v4": column_judgment, "judge_v5": worked_judgment}
 
 
 def judgment_for(template: str):

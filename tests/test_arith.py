@@ -190,9 +190,49 @@ def test_columns_say_ok_everywhere_only_for_the_right_result(op):
             assert spelled == (c * b if op == "/" else right), (prev, op, b, c, cols)
 
 
+def test_worked_judgment_works_the_step_out_once_then_compares_fields():
+    text = arith.worked_judgment("Step 1: 6 - 6 = 0.", "Step 1: 7 - 6 = 1.", "B", 1, 7, "-", 6, False,
+                                 "Kim gives away 6.")
+    assert text.splitlines() == ["Next: Kim gives away 6.", "7 - 6: 7-6=1, so 1",
+                                 "A: 7 6 no, - - ok, 6 6 ok, 1 0 no. Wrong.",
+                                 "B: 7 7 ok, - - ok, 6 6 ok, 1 1 ok. Right.", "[[B]]"]
+    for prev, op, b, want in [(95, "+", 7, "5+7=12, 9+0+1=10, 0+0+1=1, so 102"),
+                              (52, "-", 7, "12-7=5, 5-0-1=4, so 45"),
+                              (12, "*", 6, "2*6=12, 1*6+1=7, so 72"),
+                              (96, "/", 4, "9/4=2r1, 16/4=4r0, so 24")]:
+        assert arith.worked(prev, op, b) == want
+    final = arith.worked_judgment("Step 2: 9 + 3 = 12. The answer is \\boxed{13}.", "x", "B", 2, 9, "+", 3,
+                                  True, "s").splitlines()[2]
+    assert final == "A: 9 9 ok, + + ok, 3 3 ok, 12 12 ok, answer no. Wrong."
+
+
+@pytest.mark.parametrize("op", arith.OPS)
+def test_worked_columns_spell_the_right_result_and_fields_say_ok_only_for_it(op):
+    """Over many operands: the worked columns' digits (for / the long division's quotient digits)
+    spell the right result, and a candidate's fields are all ok exactly when it is right."""
+    rng = random.Random(2)
+    for _ in range(400):
+        prev, b = rng.randint(0, 999), rng.randint(1, 60)
+        if op == "/":
+            prev = prev - prev % b
+        if op == "-" and prev < b:
+            prev, b = b, prev
+        right = arith.apply(prev, op, b)
+        cols, so = arith.worked(prev, op, b).rsplit(", so ", 1)
+        values = [int(re.search(r"=(\d+)", col).group(1)) for col in cols.split(", ")]
+        spelled = int("".join(str(v) for v in values) if op == "/" else
+                      "".join(str(v % 10) for v in reversed(values)))
+        assert spelled == right == int(so), (prev, op, b, cols)
+        for c in (right, arith.near_miss(rng, right), rng.randint(0, 2000)):
+            cand = arith.format_step(1, prev, op, b, c, final=False)
+            line = arith.worked_judgment(cand, "x", "A", 1, prev, op, b, False, "s").splitlines()[2]
+            assert (" no" not in line) == (c == right) == line.endswith("Right."), (prev, op, b, c, line)
+
+
 def test_each_judge_prompt_names_its_target_judgment():
     assert arith.judgment_for("judge_v1") is arith.judgment
     assert arith.judgment_for("judge_v2") is arith.inverse_judgment
     assert arith.judgment_for("judge_v4") is arith.column_judgment
+    assert arith.judgment_for("judge_v5") is arith.worked_judgment
     with pytest.raises(PsrlmError, match="prompts.judge: .*'judge_v9'"):
         arith.judgment_for("judge_v9")
