@@ -365,6 +365,30 @@ def _digit(n: int, i: int) -> int:
     return n // 10 ** i % 10
 
 
+def _column_facts(left: int, op: str, b: int, width: int):
+    """School columns of `left op b` for + - *, from the units up: per column its single-digit
+    fact with the carry or borrow from the one before (`9+0+1=10`, a borrowing column `12-7=5`,
+    `1*6+1=7`) and the digit it gives. Runs until `left`, `b` (for + -), `width` and the carry are
+    used up."""
+    k, i = 0, 0
+    while 10 ** i <= max(width, left, b if op in "+-" else 0) or k or i == 0:
+        x, y = _digit(left, i), _digit(b, i)
+        if op == "+":
+            v = x + y + k
+            yield f"{x}+{y}{'+1' if k else ''}={v}", v % 10
+            k = v // 10
+        elif op == "-":
+            v = x - y - k
+            borrow = v < 0
+            yield f"{'1' if borrow else ''}{x}-{y}{'-1' if k else ''}={v + 10 * borrow}", v + 10 * borrow
+            k = int(borrow)
+        else:
+            v = x * b + k
+            yield f"{x}*{b}{f'+{k}' if k else ''}={v}", v % 10
+            k = v // 10
+        i += 1
+
+
 def columns(prev: int, op: str, b: int, c: int) -> str:
     """The right result's digits from the units up, one school column at a time, each held against
     the candidate result `c`'s digit in that column: `68 + 10 = 88` gives `8+0=8 8 ok, 6+1=7 8 no`.
@@ -372,29 +396,11 @@ def columns(prev: int, op: str, b: int, c: int) -> str:
     a product multiplies each digit of `prev` by `b`; a quotient is checked by multiplying `c` back
     by `b` against `prev`'s digits. Columns run until both numbers and the carry are used up, so a
     digit too many or too few is a column that says `no`."""
-    out, k, i = [], 0, 0
-    if op == "/":  # c * b, column by column, against prev
-        ref, left = prev, c
-    else:
-        ref, left = c, prev
-    while 10 ** i <= max(abs(ref), left, b if op in "+-" else 0) or k or i == 0:
-        x, y, want = _digit(left, i), _digit(b, i), _digit(abs(ref), i)
-        if op == "+":
-            v = x + y + k
-            out.append(f"{x}+{y}{'+1' if k else ''}={v} {want} {'ok' if v % 10 == want else 'no'}")
-            k = v // 10
-        elif op == "-":
-            v = x - y - k
-            borrow = v < 0
-            text = f"{'1' if borrow else ''}{x}-{y}{'-1' if k else ''}"
-            v += 10 * borrow
-            out.append(f"{text}={v} {want} {'ok' if v == want else 'no'}")
-            k = int(borrow)
-        else:  # "*": prev's digit times b; "/": c's digit times b, against prev
-            v = x * b + k
-            out.append(f"{x}*{b}{f'+{k}' if k else ''}={v} {want} {'ok' if v % 10 == want else 'no'}")
-            k = v // 10
-        i += 1
+    ref, left, fact_op = (prev, c, "*") if op == "/" else (c, prev, op)  # "/": c * b against prev
+    out = []
+    for i, (fact, digit) in enumerate(_column_facts(left, fact_op, b, abs(ref))):
+        want = _digit(abs(ref), i)
+        out.append(f"{fact} {want} {'ok' if digit == want else 'no'}")
     return ", ".join(out) + (", minus no" if ref < 0 else "")
 
 
@@ -419,33 +425,16 @@ def column_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int
 
 def worked(prev: int, op: str, b: int) -> str:
     """The right result of `prev op b` worked out in school columns, with no candidate in it:
-    +, - and * from the units up, one single-digit fact and its carry or borrow each (`5+7=12,
-    9+0+1=10, 0+0+1=1`; a borrowing column reads `12-7=5`), / by long division from the top
-    (`9/4=2r1, 16/4=4r0`), then the result the columns spell (`so 102`)."""
-    out, k, i = [], 0, 0
+    +, - and * from the units up (`_column_facts`: `5+7=12, 9+0+1=10, 0+0+1=1`), / by long
+    division from the top (`9/4=2r1, 16/4=4r0`), then the result the columns spell (`so 102`)."""
     if op == "/":
-        r = 0
+        out, r = [], 0
         for d in str(prev):
             cur = r * 10 + int(d)
             r = cur % b
             out.append(f"{cur}/{b}={cur // b}r{r}")
     else:
-        while 10 ** i <= max(prev, b if op in "+-" else 0) or k or i == 0:
-            x, y = _digit(prev, i), _digit(b, i)
-            if op == "+":
-                v = x + y + k
-                out.append(f"{x}+{y}{'+1' if k else ''}={v}")
-                k = v // 10
-            elif op == "-":
-                v = x - y - k
-                borrow = v < 0
-                out.append(f"{'1' if borrow else ''}{x}-{y}{'-1' if k else ''}={v + 10 * borrow}")
-                k = int(borrow)
-            else:
-                v = x * b + k
-                out.append(f"{x}*{b}{f'+{k}' if k else ''}={v}")
-                k = v // 10
-            i += 1
+        out = [fact for fact, _ in _column_facts(prev, op, b, 0)]
     return ", ".join(out) + f", so {apply(prev, op, b)}"
 
 

@@ -170,17 +170,23 @@ def test_column_judgment_checks_the_operation_then_each_digit_from_the_units():
         assert ("Right" in line) == (arith.check_step(cand, 1, prev, op, b, final) == "correct")
 
 
-@pytest.mark.parametrize("op", arith.OPS)
-def test_columns_say_ok_everywhere_only_for_the_right_result(op):
-    """Over many operands and nearby wrong results: every column says ok exactly when the result is
-    right, and the columns' digits (for / the product's) spell the number they check against."""
-    rng = random.Random(1)
-    for _ in range(400):
+def operand_draws(rng: random.Random, op: str, n: int = 400):
+    """`n` (prev, b) draws for `op` well past the task's sizes: exact quotients, no negative differences."""
+    for _ in range(n):
         prev, b = rng.randint(0, 999), rng.randint(1, 60)
         if op == "/":
             prev = prev - prev % b
         if op == "-" and prev < b:
             prev, b = b, prev
+        yield prev, b
+
+
+@pytest.mark.parametrize("op", arith.OPS)
+def test_columns_say_ok_everywhere_only_for_the_right_result(op):
+    """Over many operands and nearby wrong results: every column says ok exactly when the result is
+    right, and the columns' digits (for / the product's) spell the number they check against."""
+    rng = random.Random(1)
+    for prev, b in operand_draws(rng, op):
         right = arith.apply(prev, op, b)
         for c in (right, arith.near_miss(rng, right), right * 10 + 3, right // 10, rng.randint(0, 2000)):
             cols = arith.columns(prev, op, b, c).split(", ")
@@ -211,12 +217,7 @@ def test_worked_columns_spell_the_right_result_and_fields_say_ok_only_for_it(op)
     """Over many operands: the worked columns' digits (for / the long division's quotient digits)
     spell the right result, and a candidate's fields are all ok exactly when it is right."""
     rng = random.Random(2)
-    for _ in range(400):
-        prev, b = rng.randint(0, 999), rng.randint(1, 60)
-        if op == "/":
-            prev = prev - prev % b
-        if op == "-" and prev < b:
-            prev, b = b, prev
+    for prev, b in operand_draws(rng, op):
         right = arith.apply(prev, op, b)
         cols, so = arith.worked(prev, op, b).rsplit(", so ", 1)
         values = [int(re.search(r"=(\d+)", col).group(1)) for col in cols.split(", ")]
