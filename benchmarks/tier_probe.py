@@ -10,7 +10,8 @@ value_max); `base` (no change) is always measured first, as the control. Per tie
 drawn with their own seed (a few of base's may also be training problems), greedy solutions with
 the solve template of params.yaml, and from the exact checker: the solve rate, and per operation
 and per step position the share of the model's steps that are right given its own previous step
-(psrlm.arith.step_truth), so that "fails at step 5" can be told from "fails at x". Appends one
+(psrlm.arith.step_truth), so that "fails at step 5" can be told from "fails at x"; and the solve
+rate of the problems within the base tier's number sizes apart from those beyond them. Appends one
 JSON line per run to `--out`. Cost: ~1 minute per tier of 300 problems on an AVX2 2-core machine.
 """
 
@@ -48,13 +49,20 @@ def tier(spec: str, base: arith.Difficulty) -> tuple[str, arith.Difficulty]:
     return name, dataclasses.replace(base, **kw)
 
 
-def measure(outputs: list[str], probs: list[arith.Problem]) -> dict:
-    """Solve rate, and the share of right steps (given the model's own previous step) by operation
-    and by position, over the steps the model wrote up to the problem's last operation."""
+def measure(outputs: list[str], probs: list[arith.Problem], base: arith.Difficulty) -> dict:
+    """Solve rate, also split by whether a problem's numbers stay within the base tier's sizes
+    (start <= start_max, every value <= value_max: a tier's average can be two populations, e.g.
+    97% within and 0.3% beyond), and the share of right steps (given the model's own previous step)
+    by operation and by position, over the steps the model wrote up to the problem's last operation."""
     by_op, by_pos = collections.defaultdict(lambda: [0, 0]), collections.defaultdict(lambda: [0, 0])
+    by_range = collections.defaultdict(lambda: [0, 0])
     solved = 0
     for out, q in zip(outputs, probs):
-        solved += arith.solution_right(out, q.start, list(q.ops), list(q.operands))
+        right = arith.solution_right(out, q.start, list(q.ops), list(q.operands))
+        solved += right
+        within = q.start <= base.start_max and max(q.values()) <= base.value_max
+        by_range["within_base" if within else "beyond_base"][0] += right
+        by_range["within_base" if within else "beyond_base"][1] += 1
         lines = out.strip().split("\n")[: len(q.ops)]
         for k, line in enumerate(lines):
             right = arith.step_truth(line, lines[:k], q.start, list(q.ops), list(q.operands)) == "correct"
@@ -62,8 +70,9 @@ def measure(outputs: list[str], probs: list[arith.Problem]) -> dict:
                 table[key][0] += right
                 table[key][1] += 1
     share = lambda t: {str(k): {"right": round(r / n, 4), "n": n} for k, (r, n) in sorted(t.items())}  # noqa: E731
-    return {"n": len(probs), "solve": round(solved / len(probs), 4), "step_right_by_op": share(by_op),
-            "step_right_by_position": share(by_pos)}
+    return {"n": len(probs), "solve": round(solved / len(probs), 4),
+            "solve_by_range": {k: {"solve": round(r / n, 4), "n": n} for k, (r, n) in sorted(by_range.items())},
+            "step_right_by_op": share(by_op), "step_right_by_position": share(by_pos)}
 
 
 def main() -> None:
@@ -91,9 +100,10 @@ def main() -> None:
         start = time.time()
         probs = arith.distinct_problems(random.Random(args.seed + k), d, args.n)
         outs = greedy(eng, [eng.chat(prompts.solve_prompt(solve_t, q.text)) for q in probs], args.max_tokens, 0, name)
-        rows[name] = {"difficulty": {k2: getattr(d, k2) for k2 in KEYS}, **measure(outs, probs),
+        rows[name] = {"difficulty": {k2: getattr(d, k2) for k2 in KEYS}, **measure(outs, probs, base),
                       "seconds": round(time.time() - start, 1)}
-        print(name, rows[name]["solve"], json.dumps(rows[name]["step_right_by_position"]), flush=True)
+        print(name, rows[name]["solve"], json.dumps(rows[name]["solve_by_range"]),
+              json.dumps(rows[name]["step_right_by_position"]), flush=True)
     line = {"model": args.model, "machine": machine(), "cpu": cpu(), "seed": args.seed, "tiers": rows}
     with open(args.out, "a") as f:
         f.write(json.dumps(line) + "\n")
