@@ -464,13 +464,27 @@ def worked_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int
                      cand_a, cand_b, better, (index, prev, op, b, final))
 
 
+def sourced_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
+                     final: bool, sentence: str) -> str:
+    """Target judge output of prompts/judge_v6: judge_v5 with the worked line's first number named
+    by where it comes from (`Step 2 gave 7.`, `Start 16.`) before the operation is written.
+
+    Why: 94 of judge_v5's 111 wrong worked lines on held-out EFT wrote the wrong candidate's
+    operation (`6 - 6` for `7 - 6`) and then its result. The operand is quoted in the sentence
+    line above; the value the step starts from is not, so the model takes it from a candidate.
+    Naming the step it comes from points it at the prefix instead."""
+    source = f"Step {index - 1} gave {prev}." if index > 1 else f"Start {prev}."
+    right = worked_judgment(cand_a, cand_b, better, index, prev, op, b, final, sentence).split("\n")
+    return "\n".join([right[0], f"{source} {right[1]}", *right[2:]])
+
+
 # The target judgment of each judge prompt (prompts.judge): a prompt version and the output it asks
 # for change together. judge_v3 is judge_v2's judgment under a shorter prompt (no instruction
 # sentence, no bracketed headers: 16 fewer tokens in every judge example the scratch model trains
-# on); a pretrained model reads judge_v2's instruction (the GPU recipes keep it). judge_v4 and
-# judge_v5 are judge_v3's prompt asking for the column checks.
+# on); a pretrained model reads judge_v2's instruction (the GPU recipes keep it). judge_v4, v5
+# and v6 are judge_v3's prompt asking for the column checks.
 JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment, "judge_v3": inverse_judgment,
-             "judge_v4": column_judgment, "judge_v5": worked_judgment}
+             "judge_v4": column_judgment, "judge_v5": worked_judgment, "judge_v6": sourced_judgment}
 
 
 def judgment_for(template: str):

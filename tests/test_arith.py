@@ -230,10 +230,20 @@ def test_worked_columns_spell_the_right_result_and_fields_say_ok_only_for_it(op)
             assert (" no" not in line) == (c == right) == line.endswith("Right."), (prev, op, b, c, line)
 
 
+def test_sourced_judgment_names_where_the_first_number_comes_from():
+    text = arith.sourced_judgment("Step 2: 6 - 6 = 0.", "Step 2: 7 - 6 = 1.", "B", 2, 7, "-", 6, False,
+                                  "Kim gives away 6.")
+    assert text.splitlines()[1] == "Step 1 gave 7. 7 - 6: 7-6=1, so 1"
+    assert text.splitlines()[2:] == arith.worked_judgment("Step 2: 6 - 6 = 0.", "Step 2: 7 - 6 = 1.", "B", 2, 7,
+                                                          "-", 6, False, "s").splitlines()[2:]
+    assert arith.sourced_judgment("x", "y", "A", 1, 16, "-", 4, False, "s").splitlines()[1].startswith("Start 16. 16 - 4:")
+
+
 def test_each_judge_prompt_names_its_target_judgment():
     assert arith.judgment_for("judge_v1") is arith.judgment
     assert arith.judgment_for("judge_v2") is arith.inverse_judgment
     assert arith.judgment_for("judge_v4") is arith.column_judgment
     assert arith.judgment_for("judge_v5") is arith.worked_judgment
+    assert arith.judgment_for("judge_v6") is arith.sourced_judgment
     with pytest.raises(PsrlmError, match="prompts.judge: .*'judge_v9'"):
         arith.judgment_for("judge_v9")
