@@ -61,8 +61,9 @@ def measure(outputs: list[str], probs: list[arith.Problem], base: arith.Difficul
         right = arith.solution_right(out, q.start, list(q.ops), list(q.operands))
         solved += right
         within = q.start <= base.start_max and max(q.values()) <= base.value_max
-        by_range["within_base" if within else "beyond_base"][0] += right
-        by_range["within_base" if within else "beyond_base"][1] += 1
+        counts = by_range["within_base" if within else "beyond_base"]
+        counts[0] += right
+        counts[1] += 1
         lines = out.strip().split("\n")[: len(q.ops)]
         for k, line in enumerate(lines):
             right = arith.step_truth(line, lines[:k], q.start, list(q.ops), list(q.operands)) == "correct"

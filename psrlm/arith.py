@@ -308,12 +308,20 @@ def judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: s
     3.") ties the step to the problem instead of to the candidates below it.
     """
     right = (prev, op, b, apply(prev, op, b))
+    return _judgment([f"Next: {sentence}", format_step(index, *right, final=False)],
+                     lambda s: _fields(right, s), cand_a, cand_b, better, (index, prev, op, b, final))
 
-    def fields(s: Step) -> str:
-        return ", ".join(f"{r} {c} {'ok' if r == c else 'no'}" for r, c in zip(right, (s.a, s.op, s.b, s.c)))
 
-    return _judgment([f"Next: {sentence}", format_step(index, *right, final=False)], fields,
-                     cand_a, cand_b, better, (index, prev, op, b, final))
+def _fields(right: tuple[int, str, int, int], s: Step) -> str:
+    """Each field of the right step (first operand, operator, operand, result) beside the
+    candidate's, with `ok` or `no`: every decision is between two adjacent numbers."""
+    return ", ".join(f"{r} {c} {'ok' if r == c else 'no'}" for r, c in zip(right, (s.a, s.op, s.b, s.c)))
+
+
+def _answer(s: Step, final: bool) -> str:
+    """On a last step, or a candidate that states an answer: whether its boxed answer is its result
+    and the step is the last."""
+    return f", answer {'ok' if final and s.boxed == s.c else 'no'}" if final or s.boxed is not None else ""
 
 
 def _judgment(head: list[str], check: Callable[[Step], str], cand_a: str, cand_b: str,
@@ -354,9 +362,7 @@ def inverse_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: in
         else:
             x = apply(s.c, _UNDO[op], b)
             body = f"{s.c} {_UNDO[op]} {b} = {x}, {x} {prev} {'ok' if x == prev else 'no'}"
-        if final or s.boxed is not None:
-            body += f", answer {'ok' if final and s.boxed == s.c else 'no'}"
-        return body
+        return body + _answer(s, final)
 
     return _judgment([f"Next: {sentence}"], undo, cand_a, cand_b, better, (index, prev, op, b, final))
 
@@ -415,10 +421,8 @@ def column_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int
     then, on the last step, its boxed answer. judge_v2/v3 undo the result instead (a whole
     subtraction or division, as hard as the step)."""
     def check(s: Step) -> str:
-        body = f"{prev} {op} {b} {'ok' if (s.a, s.op, s.b) == (prev, op, b) else 'no'}, {columns(prev, op, b, s.c)}"
-        if final or s.boxed is not None:
-            body += f", answer {'ok' if final and s.boxed == s.c else 'no'}"
-        return body
+        same = (s.a, s.op, s.b) == (prev, op, b)
+        return f"{prev} {op} {b} {'ok' if same else 'no'}, {columns(prev, op, b, s.c)}" + _answer(s, final)
 
     return _judgment([f"Next: {sentence}"], check, cand_a, cand_b, better, (index, prev, op, b, final))
 
@@ -452,16 +456,15 @@ def worked_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int
     both candidates and copying either one is right only as often as that candidate is; and the
     columns (from the units up for + - *) stay easier than the solver's step, which writes the
     most significant digit first."""
+    return _worked_judgment("", cand_a, cand_b, better, index, prev, op, b, final, sentence)
+
+
+def _worked_judgment(source: str, cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str,
+                     b: int, final: bool, sentence: str) -> str:
     right = (prev, op, b, apply(prev, op, b))
-
-    def fields(s: Step) -> str:
-        body = ", ".join(f"{r} {c} {'ok' if r == c else 'no'}" for r, c in zip(right, (s.a, s.op, s.b, s.c)))
-        if final or s.boxed is not None:
-            body += f", answer {'ok' if final and s.boxed == s.c else 'no'}"
-        return body
-
-    return _judgment([f"Next: {sentence}", f"{prev} {op} {b}: {worked(prev, op, b)}"], fields,
-                     cand_a, cand_b, better, (index, prev, op, b, final))
+    return _judgment([f"Next: {sentence}", f"{source}{prev} {op} {b}: {worked(prev, op, b)}"],
+                     lambda s: _fields(right, s) + _answer(s, final), cand_a, cand_b, better,
+                     (index, prev, op, b, final))
 
 
 def sourced_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
@@ -473,9 +476,8 @@ def sourced_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: in
     operation (`6 - 6` for `7 - 6`) and then its result. The operand is quoted in the sentence
     line above; the value the step starts from is not, so the model takes it from a candidate.
     Naming the step it comes from points it at the prefix instead."""
-    source = f"Step {index - 1} gave {prev}." if index > 1 else f"Start {prev}."
-    right = worked_judgment(cand_a, cand_b, better, index, prev, op, b, final, sentence).split("\n")
-    return "\n".join([right[0], f"{source} {right[1]}", *right[2:]])
+    source = f"Step {index - 1} gave {prev}. " if index > 1 else f"Start {prev}. "
+    return _worked_judgment(source, cand_a, cand_b, better, index, prev, op, b, final, sentence)
 
 
 # The target judgment of each judge prompt (prompts.judge): a prompt version and the output it asks
