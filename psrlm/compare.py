@@ -8,8 +8,10 @@ Experiments (as `dvc exp show --json` lists them) whose params differ only in `p
 one group (e.g. the three seeds of `search.judge=oracle`); each group is labelled by the params
 that tell the groups apart. For every group it reports each model's held-out synthetic accuracy
 and judge accuracy (mean, min-max over seeds), the same accuracy per difficulty tier where
-prepare.tiers declares tiers (`accuracy_by_tier`, `gain_by_tier`), the gain M(last) - M1, and per
-iteration the pairs,
+prepare.tiers declares tiers (`accuracy_by_tier`, `gain_by_tier`), the gain M(last) - M1, the
+generation-verification gap per tier and model (`gap_by_tier`: test-time self-judged search minus
+greedy beside oracle search minus greedy), the SRLM chain's models (`srlm_<m>`) where the runs
+evaluated them, and per iteration the pairs,
 pair precision, judge accuracy on the model's own candidates and position consistency; and how
 much of the oracle group's gain each other group reaches. Nothing here trains or generates: it
 reads the metrics DVC stored with each experiment.
@@ -27,6 +29,7 @@ from psrlm import metrics
 from psrlm.errors import PsrlmError, run
 
 SEED = "pipeline.seed"
+SRLM = "srlm_"  # the outcome-based SRLM chain's models (stage evaluate_srlm), beside the method's
 JUDGE = "search.judge"
 PER_ITERATION = ("pairs", "pair_precision", "judge_accuracy_self", "position_consistency",
                  "candidate_accuracy", "step_accuracy")
@@ -45,7 +48,8 @@ def flatten(d: dict, prefix: str = "") -> dict:
 # The metrics files read here, by their dvc.yaml path, and the declared keys (psrlm.metrics) checked in
 # each: only keys that are never null or empty, since `dvc exp show` leaves those out of its copy
 # (an `own_accuracy` of null, an `invalid_by_reason` of {}); a file renamed or restructured fails.
-REPORTS = {"reports/eval/": metrics.EVAL.only("synthetic.n", "judge.n"), "reports/search/": metrics.SEARCH.only(
+REPORTS = {"reports/eval/": metrics.EVAL.only("synthetic.n", "judge.n"),
+           "reports/eval_srlm/": metrics.EVAL_SCORE.only("synthetic.n", "judge.n"), "reports/search/": metrics.SEARCH.only(
     "prompts", "pairs"), "reports/dpo/": metrics.DPO.only("train_tokens"),
            "reports/baseline/": metrics.BASELINE.only("dpo_train_tokens")}
 
@@ -87,6 +91,11 @@ def group_runs(runs: list[dict]) -> list[dict]:
              "params": dict(key), "runs": groups[key]} for key in keys]
 
 
+def eval_path(model: str) -> str:
+    """The evaluate report of a model of the chain, the baseline or the SRLM chain (srlm_<m>)."""
+    return f"reports/eval_srlm/{model.removeprefix(SRLM)}.json" if model.startswith(SRLM) else f"reports/eval/{model}.json"
+
+
 def _metric(run_: dict, path: str, *keys: str):
     value = run_["metrics"].get(path)
     for k in keys:
@@ -115,21 +124,28 @@ def _current(run_: dict, model: str, iterations: list[str]) -> bool:
 def summarize(group: dict) -> dict:
     p = group["params"]
     models = json.loads(p["pipeline.models_to_evaluate"])
+    # the SRLM chain on the same pools (its columns are left out of the tables where no run evaluated it)
+    models += [SRLM + m for m in json.loads(p.get("srlm.models_to_evaluate", "[]"))]
     iterations = sorted({k.split(".")[2] for k in p if k.startswith("pipeline.iterations.")}, key=int)
     # the gain is the chain's: its first model to the last DPO's (not the last model evaluated,
     # which may be a baseline beside the chain)
     first, last = (p[f"pipeline.iterations.{iterations[0]}.model"], p[f"pipeline.iterations.{iterations[-1]}.next"])
     runs = group["runs"]
-    acc = {m: [_metric(r, f"reports/eval/{m}.json", "synthetic", "accuracy") if _current(r, m, iterations) else None
+    acc = {m: [_metric(r, eval_path(m), "synthetic", "accuracy") if _current(r, m, iterations) else None
                for r in runs] for m in models}
     gains = [None if acc[last][k] is None or acc[first][k] is None
              else round(acc[last][k] - acc[first][k], 4) for k in range(len(runs))]
     # Held-out accuracy per difficulty tier (prepare.tiers; base is the test above).
     tiers = sorted({t for r in runs for m in models
-                    for t in _metric(r, f"reports/eval/{m}.json", "synthetic_by_tier") or {}},
+                    for t in _metric(r, eval_path(m), "synthetic_by_tier") or {}},
                    key=lambda t: (t != "base", t))
-    by_tier = {t: {m: [_metric(r, f"reports/eval/{m}.json", "synthetic_by_tier", t, "accuracy")
+    by_tier = {t: {m: [_metric(r, eval_path(m), "synthetic_by_tier", t, "accuracy")
                        if _current(r, m, iterations) else None for r in runs] for m in models} for t in tiers}
+    # The generation-verification gap per tier: test-time search with the model's own judge minus
+    # greedy, beside the exact checker's search minus greedy (the base tier's is the test's).
+    gaps = {t: {m: {k: spread([_metric(r, eval_path(m), "tts", *(() if t == "base" else ("tiers", t)), "gap", k)
+                               for r in runs if _current(r, m, iterations)]) for k in ("self", "oracle")}
+                for m in models} for t in tiers}
     tier_gains = {t: [None if a[last][k] is None or a[first][k] is None else round(a[last][k] - a[first][k], 4)
                       for k in range(len(runs))] for t, a in by_tier.items()}
     return {
@@ -137,9 +153,10 @@ def summarize(group: dict) -> dict:
         "accuracy": {m: spread(v) for m, v in acc.items()},
         "accuracy_by_tier": {t: {m: spread(v) for m, v in a.items()} for t, a in by_tier.items()},
         "gain_by_tier": {t: spread(g) for t, g in tier_gains.items()},
-        "judge_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "accuracy")
+        "gap_by_tier": gaps,
+        "judge_accuracy": {m: spread([_metric(r, eval_path(m), "judge", "accuracy")
                                       for r in runs if _current(r, m, iterations)]) for m in models},
-        "judge_own_accuracy": {m: spread([_metric(r, f"reports/eval/{m}.json", "judge", "own_accuracy")
+        "judge_own_accuracy": {m: spread([_metric(r, eval_path(m), "judge", "own_accuracy")
                                           for r in runs if _current(r, m, iterations)]) for m in models},
         "gain": spread(gains), "gain_from": first, "gain_to": last,
         "iterations": {i: {k: spread([_metric(r, f"reports/search/{i}.json", k) for r in runs])
@@ -155,11 +172,14 @@ def fmt(s: dict | None, pct: bool = True) -> str:
 
 
 def title(model: str) -> str:
+    if model.startswith(SRLM):
+        return "SRLM " + model.removeprefix(SRLM).upper()
     return "M1 + plain SFT, same compute" if model == "baseline" else model.upper()
 
 
 def markdown(summaries: list[dict]) -> str:
-    models = list(summaries[0]["accuracy"])
+    models = [m for m in dict.fromkeys(m for s in summaries for m in s["accuracy"])
+              if not m.startswith(SRLM) or any(s["accuracy"].get(m) for s in summaries)]
     lines = ["# Chains compared over seeds", "",
              "Written by `python -m psrlm.compare` from the metrics of DVC experiments. Each cell: mean over",
              "seeds, then (min–max) when the seeds differ. Accuracy: greedy, held-out synthetic test.", "",
@@ -171,7 +191,7 @@ def markdown(summaries: list[dict]) -> str:
         if oracle and s is not oracle and oracle["gain"] and s["gain"] and oracle["gain"]["mean"] > 0:
             share = f"{100 * s['gain']['mean'] / oracle['gain']['mean']:.0f}%"
         lines.append(f"| {s['label']} | {len(s['seeds'])} | "
-                     + " | ".join(fmt(s["accuracy"][m]) for m in models)
+                     + " | ".join(fmt(s["accuracy"].get(m)) for m in models)
                      + f" | {fmt(s['gain'])} | {share} |")
     tiers = [t for t in summaries[0].get("accuracy_by_tier", {}) if t != "base"]
     for t in tiers:
@@ -179,9 +199,18 @@ def markdown(summaries: list[dict]) -> str:
                   "| group | " + " | ".join(title(m) for m in models) + " | gain |", "|" + "---|" * (len(models) + 2)]
         lines += [f"| {s['label']} | " + " | ".join(fmt(s["accuracy_by_tier"].get(t, {}).get(m)) for m in models)
                   + f" | {fmt(s['gain_by_tier'].get(t))} |" for s in summaries]
+    for t in summaries[0].get("gap_by_tier", {}):
+        if not any(v for s in summaries for g in s["gap_by_tier"].get(t, {}).values() for v in g.values()):
+            continue
+        lines += ["", f"Generation-verification gap, {t} tier: self-judged search - greedy / oracle search - greedy "
+                  "(points, tts.test_limit problems):", "",
+                  "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
+        lines += [f"| {s['label']} | " + " | ".join(
+            " / ".join(fmt(s["gap_by_tier"][t].get(m, {}).get(k)) for k in ("self", "oracle")) for m in models) + " |"
+                  for s in summaries]
     lines += ["", "Judge accuracy on held-out EFT pairs:", "",
               "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
-    lines += [f"| {s['label']} | " + " | ".join(fmt(s["judge_accuracy"][m]) for m in models) + " |"
+    lines += [f"| {s['label']} | " + " | ".join(fmt(s["judge_accuracy"].get(m)) for m in models) + " |"
               for s in summaries]
     if any(v for s in summaries for v in s.get("judge_own_accuracy", {}).values()):
         lines += ["", "Judge accuracy on held-out own pairs (the SFT model's own right and wrong steps):", "",

@@ -5,19 +5,33 @@ import pytest
 from conftest import filled
 from psrlm import compare
 from psrlm.errors import PsrlmError
-from psrlm.metrics import BASELINE, DPO, EVAL, SEARCH
+from psrlm.metrics import BASELINE, DPO, EVAL, EVAL_SCORE, SEARCH
 
 
-def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=None, baseline_tokens=200):
+def tts(self_gap, oracle_gap):
+    """An evaluate report's test-time section: the test's gaps, and the hard tier's twice as large."""
+    return {"gap": {"self": self_gap, "oracle": oracle_gap},
+            "tiers": {"hard": {"gap": {"self": 2 * self_gap, "oracle": 2 * oracle_gap}}}}
+
+
+def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=None, baseline_tokens=200,
+        srlm_m2=None):
     params = {"pipeline": {"seed": seed, "iterations": {"1": {"model": "m1", "next": "m2"},
                                                         "2": {"model": "m2", "next": "m3"}},
                            "models_to_evaluate": ["m1", "m2", "m3", "baseline"]},
-              "search": {"judge": judge, "width": 6}, "dpo": {"beta": beta, "loss_type": ["sigmoid"]}}
+              "search": {"judge": judge, "width": 6}, "dpo": {"beta": beta, "loss_type": ["sigmoid"]},
+              "srlm": {"models_to_evaluate": ["m1", "m2"]}}
     # a hard tier beside the base one (prepare.tiers) where each model solves half as many
     metrics = {f"reports/eval/{m}.json": {"data": filled(
-        EVAL, **{"synthetic.accuracy": a, "judge.accuracy": 0.8,
+        EVAL, **{"synthetic.accuracy": a, "judge.accuracy": 0.8, "tts": tts(0.01 * seed, 0.1),
                  "synthetic_by_tier": {"base": {"accuracy": a}, "hard": {"accuracy": a / 2}}})}
                for m, a in (("m1", m1), ("m2", (m1 + m3) / 2), ("m3", m3), ("baseline", m1 + 0.01))}
+    # the SRLM chain on the same pools, where the run evaluated it (its stages share the seed's M1)
+    if srlm_m2 is not None:
+        metrics |= {f"reports/eval_srlm/{m}.json": {"data": filled(
+            EVAL_SCORE, **{"synthetic.accuracy": a, "tts": tts(-0.02, 0.1),
+                           "synthetic_by_tier": {"base": {"accuracy": a}, "hard": {"accuracy": a / 2}}})}
+                    for m, a in (("m1", m1), ("m2", srlm_m2))}
     metrics |= {f"reports/search/{i}.json": {"data": filled(SEARCH, pairs=pairs, pair_precision=precision,
                                                             judge_accuracy_self=None)} for i in (1, 2)}
     # the baseline names the DPO tokens it was matched to: 200 = the two DPO runs' 100 + 100
@@ -30,7 +44,7 @@ def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=Non
 
 SHOW = [{"rev": "workspace", "data": {}, "experiments": None},
         {"rev": "abc", "experiments": [
-            exp("judges-1", "oracle", 0, 0.60, 0.70), exp("judges-2", "oracle", 1, 0.60, 0.74),
+            exp("judges-1", "oracle", 0, 0.60, 0.70, srlm_m2=0.58), exp("judges-2", "oracle", 1, 0.60, 0.74),
             exp("judges-3", "oracle", 2, 0.60, 0.72, baseline_tokens=999),  # a stale baseline: left out
             exp("judges-4", "self", 0, 0.60, 0.61, precision=0.5),
             exp("judges-5", "self", 1, 0.60, 0.63, precision=0.7), exp("judges-6", "random", 0, 0.60, 0.50),
@@ -60,7 +74,7 @@ def test_means_spreads_gains_and_the_share_of_the_oracle_gain():
     md = compare.markdown(summaries)
     assert by["oracle"]["accuracy"]["baseline"]["mean"] == pytest.approx(0.61)  # beside the chain, not its end
     assert by["oracle"]["accuracy"]["baseline"]["n"] == 2  # judges-3's baseline was another chain's
-    assert "| search.judge=oracle | 3 | 60.0 | 66.0 (65.0–67.0) | 72.0 (70.0–74.0) | 61.0 | 12.0 (10.0–14.0) | – |" in md
+    assert "| search.judge=oracle | 3 | 60.0 | 66.0 (65.0–67.0) | 72.0 (70.0–74.0) | 61.0 | 60.0 | 58.0 | 12.0 (10.0–14.0) | – |" in md
     assert "| search.judge=self | 2 |" in md and "| 17% |" in md  # 2 of the oracle's 12 points
     assert "| search.judge=random | 1 |" in md and "| -83% |" in md
 
@@ -74,7 +88,7 @@ def test_accuracy_and_gain_per_tier():
     assert oracle["gain_by_tier"]["hard"]["mean"] == pytest.approx(0.06)
     md = compare.markdown(summaries)
     assert "Held-out accuracy, hard tier (prepare.tiers):" in md
-    assert "| search.judge=oracle | 30.0 | 33.0 (32.5–33.5) | 36.0 (35.0–37.0) | 30.5 | 6.0 (5.0–7.0) |" in md
+    assert "| search.judge=oracle | 30.0 | 33.0 (32.5–33.5) | 36.0 (35.0–37.0) | 30.5 | 30.0 | 29.0 | 6.0 (5.0–7.0) |" in md
 
 
 def test_an_experiment_whose_metrics_file_lost_a_key_is_refused_in_one_line():
@@ -82,3 +96,22 @@ def test_an_experiment_whose_metrics_file_lost_a_key_is_refused_in_one_line():
     del show[0]["experiments"][0]["revs"][0]["data"]["metrics"]["reports/eval/m3.json"]["data"]["judge"]
     with pytest.raises(PsrlmError, match=r"^experiment judges-1: reports/eval/m3.json: missing key 'judge.n'"):
         compare.runs_from_exp_show(show, "judges")
+
+
+def test_the_srlm_chain_and_the_generation_verification_gap_per_tier():
+    summaries = [compare.summarize(g) for g in compare.group_runs(compare.runs_from_exp_show(SHOW, "judges"))]
+    by = {s["label"].split("=")[1]: s for s in summaries}
+    # only the oracle group's judges-1 evaluated the SRLM chain
+    assert list(by["oracle"]["accuracy"]) == ["m1", "m2", "m3", "baseline", "srlm_m1", "srlm_m2"]
+    assert by["oracle"]["accuracy"]["srlm_m2"] == {"mean": 0.58, "min": 0.58, "max": 0.58, "n": 1}
+    assert by["oracle"]["accuracy_by_tier"]["hard"]["srlm_m2"]["mean"] == pytest.approx(0.29)
+    assert by["self"]["accuracy"]["srlm_m1"] is None
+    # the gap per tier and model, over seeds (self's gap is 0.01 * seed here)
+    assert by["self"]["gap_by_tier"]["base"]["m3"]["self"] == {"mean": 0.005, "min": 0.0, "max": 0.01, "n": 2}
+    assert by["self"]["gap_by_tier"]["hard"]["m3"]["oracle"]["mean"] == pytest.approx(0.2)
+    assert by["oracle"]["gap_by_tier"]["hard"]["srlm_m1"]["self"]["mean"] == pytest.approx(-0.04)
+    md = compare.markdown([by["self"], by["oracle"]])
+    assert "| SRLM M1 | SRLM M2 |" in md and "| search.judge=self | 2 | 60.0 | 61.0 (60.5–61.5) | 62.0 (61.0–63.0) | 61.0 | – | – |" in md
+    assert "SRLM" not in compare.markdown([by["self"]])  # no run evaluated it: no column
+    assert "Generation-verification gap, hard tier" in md
+    assert "| search.judge=self | 1.0 (0.0–2.0) / 20.0 |" in md
