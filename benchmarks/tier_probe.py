@@ -5,7 +5,7 @@
 
 Issue 28 wants unlabelled pools from a tier where M1 is "weak but not hopeless" (~10-40% greedy);
 this measures candidates before any is declared. A tier is params.yaml's `prepare` difficulty with
-some keys replaced (num_ops_min, num_ops_max, start_min, start_max, addsub_max, muldiv_max,
+some keys replaced (num_ops_min, num_ops_max, start_min, start_max, addsub_min, addsub_max, muldiv_max,
 value_max); `base` (no change) is always measured first, as the control. Per tier: `--n` problems
 drawn with their own seed (a few of base's may also be training problems), greedy solutions with
 the solve template of params.yaml, and from the exact checker: the solve rate, and per operation

@@ -41,6 +41,7 @@ class Difficulty:
     num_ops_max: int
     start_min: int
     start_max: int
+    addsub_min: int  # smallest operand of + and - (a tier of larger operands only)
     addsub_max: int  # largest operand of + and -
     muldiv_max: int  # largest operand of * and /
     value_max: int  # largest intermediate value: keeps products within a tiny model's reach
@@ -48,7 +49,8 @@ class Difficulty:
 
 
 # The integer keys of a Difficulty: what a difficulty tier (prepare.tiers) may replace.
-DIFFICULTY_KEYS = ("num_ops_min", "num_ops_max", "start_min", "start_max", "addsub_max", "muldiv_max", "value_max")
+DIFFICULTY_KEYS = ("num_ops_min", "num_ops_max", "start_min", "start_max", "addsub_min", "addsub_max", "muldiv_max",
+                   "value_max")
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,9 @@ def parse_step(text: str) -> Step | None:
 def _allowed(value: int, op: str, d: Difficulty) -> list[int]:
     """Operands of `op` that keep every intermediate value an integer in [0, value_max]."""
     if op == "+":
-        return list(range(1, min(d.addsub_max, d.value_max - value) + 1))
+        return list(range(d.addsub_min, min(d.addsub_max, d.value_max - value) + 1))
     if op == "-":
-        return list(range(1, min(d.addsub_max, value) + 1))
+        return list(range(d.addsub_min, min(d.addsub_max, value) + 1))
     if op == "*":
         return list(range(2, min(d.muldiv_max, d.value_max // max(value, 1)) + 1))
     return [b for b in range(2, d.muldiv_max + 1) if value % b == 0 and value // b > 0]

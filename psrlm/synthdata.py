@@ -28,7 +28,7 @@ BASE = "base"  # the tier of the keys themselves: every labelled split, the test
 
 
 def difficulty(p: PrepareParams) -> arith.Difficulty:
-    return arith.Difficulty(p.num_ops_min, p.num_ops_max, p.start_min, p.start_max, p.addsub_max,
+    return arith.Difficulty(p.num_ops_min, p.num_ops_max, p.start_min, p.start_max, p.addsub_min, p.addsub_max,
                             p.muldiv_max, p.value_max, p.op_weights)
 
 
@@ -42,10 +42,12 @@ def check_difficulty(d: arith.Difficulty, where: str) -> None:
         raise ParamsError(f"{where}.num_ops_min: must be <= num_ops_max")
     if d.start_min > d.start_max:
         raise ParamsError(f"{where}.start_min: must be <= start_max")
+    if d.addsub_min > d.addsub_max:
+        raise ParamsError(f"{where}.addsub_min: must be <= addsub_max")
     if d.value_max < d.start_max:
         raise ParamsError(f"{where}.value_max: must be >= start_max")
-    if d.muldiv_max < 2 or min(d.num_ops_min, d.addsub_max, d.value_max) < 1:
-        raise ParamsError(f"{where}: num_ops_min, addsub_max and value_max must be >= 1, muldiv_max >= 2")
+    if d.muldiv_max < 2 or min(d.num_ops_min, d.addsub_min, d.value_max) < 1:
+        raise ParamsError(f"{where}: num_ops_min, addsub_min and value_max must be >= 1, muldiv_max >= 2")
 
 
 def problem_rows(problems: list[arith.Problem], prefix: str) -> pl.DataFrame:

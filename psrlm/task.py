@@ -40,6 +40,7 @@ class PrepareParams:
     num_ops_max: Positive
     start_min: Count
     start_max: Count
+    addsub_min: Positive
     addsub_max: Positive
     muldiv_max: Annotated[int, Range(ge=2)]
     value_max: Positive

@@ -6,7 +6,7 @@ import pytest
 from psrlm import arith
 from psrlm.errors import PsrlmError
 
-D = arith.Difficulty(2, 4, 1, 100, 50, 9, 999, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
+D = arith.Difficulty(2, 4, 1, 100, 1, 50, 9, 999, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
 
 
 def problems(n=500, seed=0):
@@ -23,6 +23,15 @@ def test_gold_steps_verify_and_stay_in_range():
             final = k + 1 == len(prob.ops)
             assert arith.check_step(step, k + 1, vals[k], prob.ops[k], prob.operands[k], final) == "correct"
         assert prob.gold_steps()[-1].endswith(f"The answer is \\boxed{{{vals[-1]}}}.")
+
+
+def test_addsub_min_draws_only_the_larger_operands():
+    import dataclasses
+    tier = dataclasses.replace(D, addsub_min=16, addsub_max=19, value_max=99, start_max=99)
+    rng = random.Random(3)
+    drawn = [arith.generate_problem(rng, tier) for _ in range(300)]
+    addsub = [b for p in drawn for op, b in zip(p.ops, p.operands) if op in "+-"]
+    assert len(addsub) > 300 and set(addsub) == {16, 17, 18, 19}
 
 
 def test_problem_text_states_every_operand_in_order():

@@ -109,6 +109,8 @@ PARAMS_CASES = [
     ("prepare", setter("prepare.seed", -1), "prepare.seed: must be >= 0"),
     ("prepare", lambda r: r["prepare"].update(start_min=r["prepare"]["start_max"] + 1),
      "prepare.start_min: must be <= start_max"),
+    ("prepare", lambda r: r["prepare"].update(addsub_min=r["prepare"]["addsub_max"] + 1),
+     "prepare.addsub_min: must be <= addsub_max"),
     ("prepare", setter("prepare.benchmark_limits", {"gsm8k": -3}), "prepare.benchmark_limits.gsm8k"),
     ("prepare", setter("prepare.eft_test_size", 2.5), "prepare.eft_test_size: expected an integer"),
     ("prepare", setter("prepare.ift_train_size", None), "prepare.ift_train_size: expected an integer"),

@@ -7,7 +7,7 @@ import pytest
 from psrlm import arith, outcome, search, tts
 from psrlm.pairs import outcome_pairs
 
-D = arith.Difficulty(2, 4, 1, 99, 15, 7, 99, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
+D = arith.Difficulty(2, 4, 1, 99, 1, 15, 7, 99, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
 # "Ann has 20 apples. Ann gets 5 more. Ann keeps one of 5 equal shares. ..."
 PROB = arith.Problem(20, ("+", "/", "-"), (5, 5, 3), "Ann has 20 apples. Ann gets 5 more. "
                      "Ann keeps one of 5 equal shares. Ann gives away 3. How many apples does Ann have now?")
