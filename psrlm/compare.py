@@ -8,7 +8,8 @@ Experiments (as `dvc exp show --json` lists them) whose params differ only in `p
 one group (e.g. the three seeds of `search.judge=oracle`); each group is labelled by the params
 that tell the groups apart. For every group it reports each model's held-out synthetic accuracy
 and judge accuracy (mean, min-max over seeds), the same accuracy per difficulty tier where
-prepare.tiers declares tiers (`accuracy_by_tier`, `gain_by_tier`), the gain M(last) - M1, the
+prepare.tiers declares tiers (`accuracy_by_tier`, `gain_by_tier`, and `steps_right_by_tier`: every
+step right, which errors that cancel cannot fake), the gain M(last) - M1, the
 generation-verification gap per tier and model (`gap_by_tier`: test-time self-judged search minus
 greedy beside oracle search minus greedy), the SRLM chain's models (`srlm_<m>`) where the runs
 evaluated them, and per iteration the pairs,
@@ -139,8 +140,13 @@ def summarize(group: dict) -> dict:
     tiers = sorted({t for r in runs for m in models
                     for t in _metric(r, eval_path(m), "synthetic_by_tier") or {}},
                    key=lambda t: (t != "base", t))
-    by_tier = {t: {m: [_metric(r, eval_path(m), "synthetic_by_tier", t, "accuracy")
-                       if _current(r, m, iterations) else None for r in runs] for m in models} for t in tiers}
+    def per_tier(key: str) -> dict:
+        return {t: {m: [_metric(r, eval_path(m), "synthetic_by_tier", t, key)
+                        if _current(r, m, iterations) else None for r in runs] for m in models} for t in tiers}
+
+    # the answer's accuracy, and the process's: every step right (a tier's answers can be right by
+    # errors that cancel, e.g. the tens of +17 and -16 both dropped)
+    by_tier, steps_right = per_tier("accuracy"), per_tier("steps_right_accuracy")
     # The generation-verification gap per tier: test-time search with the model's own judge minus
     # greedy, beside the exact checker's search minus greedy (the base tier's is the test's).
     gaps = {t: {m: {k: spread([_metric(r, eval_path(m), "tts", *(() if t == "base" else ("tiers", t)), "gap", k)
@@ -153,6 +159,7 @@ def summarize(group: dict) -> dict:
         "accuracy": {m: spread(v) for m, v in acc.items()},
         "accuracy_by_tier": {t: {m: spread(v) for m, v in a.items()} for t, a in by_tier.items()},
         "gain_by_tier": {t: spread(g) for t, g in tier_gains.items()},
+        "steps_right_by_tier": {t: {m: spread(v) for m, v in a.items()} for t, a in steps_right.items()},
         "gap_by_tier": gaps,
         "judge_accuracy": {m: spread([_metric(r, eval_path(m), "judge", "accuracy")
                                       for r in runs if _current(r, m, iterations)]) for m in models},
@@ -199,6 +206,10 @@ def markdown(summaries: list[dict]) -> str:
                   "| group | " + " | ".join(title(m) for m in models) + " | gain |", "|" + "---|" * (len(models) + 2)]
         lines += [f"| {s['label']} | " + " | ".join(fmt(s["accuracy_by_tier"].get(t, {}).get(m)) for m in models)
                   + f" | {fmt(s['gain_by_tier'].get(t))} |" for s in summaries]
+        lines += ["", f"Every step right, {t} tier:", "",
+                  "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
+        lines += [f"| {s['label']} | " + " | ".join(fmt(s.get("steps_right_by_tier", {}).get(t, {}).get(m))
+                                                 for m in models) + " |" for s in summaries]
     for t in summaries[0].get("gap_by_tier", {}):
         if not any(v for s in summaries for g in s["gap_by_tier"].get(t, {}).values() for v in g.values()):
             continue

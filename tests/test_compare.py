@@ -24,7 +24,8 @@ def exp(name, judge, seed, m1, m3, pairs=100, precision=0.9, beta=0.1, error=Non
     # a hard tier beside the base one (prepare.tiers) where each model solves half as many
     metrics = {f"reports/eval/{m}.json": {"data": filled(
         EVAL, **{"synthetic.accuracy": a, "judge.accuracy": 0.8, "tts": tts(0.01 * seed, 0.1),
-                 "synthetic_by_tier": {"base": {"accuracy": a}, "hard": {"accuracy": a / 2}}})}
+                 "synthetic_by_tier": {"base": {"accuracy": a}, "hard": {"accuracy": a / 2,
+                                                                         "steps_right_accuracy": a / 4}}})}
                for m, a in (("m1", m1), ("m2", (m1 + m3) / 2), ("m3", m3), ("baseline", m1 + 0.01))}
     # the SRLM chain on the same pools, where the run evaluated it (its stages share the seed's M1)
     if srlm_m2 is not None:
@@ -86,9 +87,11 @@ def test_accuracy_and_gain_per_tier():
     assert oracle["accuracy_by_tier"]["hard"]["m3"] == {"mean": 0.36, "min": 0.35, "max": 0.37, "n": 3}
     assert oracle["accuracy_by_tier"]["base"]["m3"] == oracle["accuracy"]["m3"]
     assert oracle["gain_by_tier"]["hard"]["mean"] == pytest.approx(0.06)
+    assert oracle["steps_right_by_tier"]["hard"]["m3"] == {"mean": 0.18, "min": 0.175, "max": 0.185, "n": 3}
     md = compare.markdown(summaries)
     assert "Held-out accuracy, hard tier (prepare.tiers):" in md
     assert "| search.judge=oracle | 30.0 | 33.0 (32.5–33.5) | 36.0 (35.0–37.0) | 30.5 | 30.0 | 29.0 | 6.0 (5.0–7.0) |" in md
+    assert "Every step right, hard tier:" in md and "| search.judge=oracle | 15.0 | 16.5 (16.2–16.8) | 18.0 (17.5–18.5) |" in md
 
 
 def test_an_experiment_whose_metrics_file_lost_a_key_is_refused_in_one_line():
