@@ -248,11 +248,42 @@ def test_sourced_judgment_names_where_the_first_number_comes_from():
     assert arith.sourced_judgment("x", "y", "A", 1, 16, "-", 4, False, "s").splitlines()[1].startswith("Start 16. 16 - 4:")
 
 
+def test_bound_judgment_bounds_the_result_by_the_operands_tens_then_undoes_it():
+    text = arith.bound_judgment("Step 1: 71 - 17 = 54.", "Step 1: 71 - 17 = 64.", "A", 1, 71, "-", 17, False,
+                                "Gia gives away 17.")
+    assert text.splitlines() == ["Next: Gia gives away 17.",
+                                 "A: 71 - 10 = 61, 54 at most 61 ok; 54 + 17 = 71, 71 71 ok. Right.",
+                                 "B: 71 - 10 = 61, 64 at most 61 no; 64 + 17 = 81, 81 71 no. Wrong.", "[[A]]"]
+    line = arith.bound_judgment("Step 2: 54 + 19 = 63.", "x", "B", 2, 54, "+", 19, True, "s").splitlines()[1]
+    assert line == "A: 54 + 10 = 64, 63 at least 64 no; 63 - 19 = 44, 44 54 no, answer no. Wrong."
+    # no tens, or * and /: judge_v2's check alone
+    for cand, prev, op, b in [("Step 1: 9 - 2 = 7.", 9, "-", 2), ("Step 1: 8 * 4 = 32.", 8, "*", 4)]:
+        assert arith.bound_judgment(cand, "x", "A", 1, prev, op, b, False, "s") == \
+            arith.inverse_judgment(cand, "x", "A", 1, prev, op, b, False, "s")
+
+
+@pytest.mark.parametrize("op", ["+", "-"])
+def test_the_bound_holds_for_the_right_result_and_fails_the_dropped_ten(op):
+    """Over many operands >= 10: the bound says ok for the right result and no for the result with
+    the operand's tens dropped (M1's error on operands 16-19), and the verdict line is the checker's."""
+    rng = random.Random(3)
+    for prev, b in operand_draws(rng, op):
+        if b < 10:
+            continue
+        right, dropped = arith.apply(prev, op, b), arith.apply(prev, op, b % 10)
+        for c, holds in ((right, True), (dropped, False)):
+            cand = arith.format_step(1, prev, op, b, c, final=False)
+            line = arith.bound_judgment(cand, "x", "A", 1, prev, op, b, False, "s").splitlines()[1]
+            assert line.split(";")[0].endswith(" ok" if holds else " no"), (prev, op, b, c, line)
+            assert line.endswith("Right.") == (c == right), line
+
+
 def test_each_judge_prompt_names_its_target_judgment():
     assert arith.judgment_for("judge_v1") is arith.judgment
     assert arith.judgment_for("judge_v2") is arith.inverse_judgment
     assert arith.judgment_for("judge_v4") is arith.column_judgment
     assert arith.judgment_for("judge_v5") is arith.worked_judgment
     assert arith.judgment_for("judge_v6") is arith.sourced_judgment
+    assert arith.judgment_for("judge_v7") is arith.bound_judgment
     with pytest.raises(PsrlmError, match="prompts.judge: .*'judge_v9'"):
         arith.judgment_for("judge_v9")
