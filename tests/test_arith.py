@@ -1,3 +1,4 @@
+import dataclasses
 import random
 import re
 
@@ -26,7 +27,6 @@ def test_gold_steps_verify_and_stay_in_range():
 
 
 def test_addsub_min_draws_only_the_larger_operands():
-    import dataclasses
     tier = dataclasses.replace(D, addsub_min=16, addsub_max=19, value_max=99, start_max=99)
     rng = random.Random(3)
     drawn = [arith.generate_problem(rng, tier) for _ in range(300)]
