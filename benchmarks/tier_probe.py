@@ -50,9 +50,10 @@ def tier(spec: str, base: arith.Difficulty) -> tuple[str, arith.Difficulty]:
 
 
 def measure(outputs: list[str], probs: list[arith.Problem], base: arith.Difficulty) -> dict:
-    """Solve rate, also split by whether a problem's numbers stay within the base tier's sizes
-    (start <= start_max, every value <= value_max: a tier's average can be two populations, e.g.
-    97% within and 0.3% beyond), and the share of right steps (given the model's own previous step)
+    """Solve rate (every step right; evaluate's `accuracy` counts right answers, which errors that
+    cancel can reach), also split by whether a problem's numbers stay within the base tier's sizes
+    (start <= start_max, every value <= value_max, every operand within the base's operand ranges: a
+    tier's average can be two populations, e.g. 97% within and 0.3% beyond), and the share of right steps (given the model's own previous step)
     by operation and by position, over the steps the model wrote up to the problem's last operation."""
     by_op, by_pos = collections.defaultdict(lambda: [0, 0]), collections.defaultdict(lambda: [0, 0])
     by_range = collections.defaultdict(lambda: [0, 0])
@@ -60,7 +61,9 @@ def measure(outputs: list[str], probs: list[arith.Problem], base: arith.Difficul
     for out, q in zip(outputs, probs):
         right = arith.solution_right(out, q.start, list(q.ops), list(q.operands))
         solved += right
-        within = q.start <= base.start_max and max(q.values()) <= base.value_max
+        within = q.start <= base.start_max and max(q.values()) <= base.value_max and all(
+            base.addsub_min <= b <= base.addsub_max if op in "+-" else b <= base.muldiv_max
+            for op, b in zip(q.ops, q.operands))
         counts = by_range["within_base" if within else "beyond_base"]
         counts[0] += right
         counts[1] += 1

@@ -208,7 +208,7 @@ def markdown(summaries: list[dict]) -> str:
                   + f" | {fmt(s['gain_by_tier'].get(t))} |" for s in summaries]
         lines += ["", f"Every step right, {t} tier:", "",
                   "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
-        lines += [f"| {s['label']} | " + " | ".join(fmt(s.get("steps_right_by_tier", {}).get(t, {}).get(m))
+        lines += [f"| {s['label']} | " + " | ".join(fmt(s["steps_right_by_tier"][t].get(m))
                                                  for m in models) + " |" for s in summaries]
     for t in summaries[0].get("gap_by_tier", {}):
         if not any(v for s in summaries for g in s["gap_by_tier"].get(t, {}).values() for v in g.values()):
