@@ -511,14 +511,45 @@ def sourced_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: in
     return _worked_judgment(source, cand_a, cand_b, better, index, prev, op, b, final, sentence)
 
 
+def split(prev: int, op: str, b: int) -> str:
+    """`prev op b` worked out in steps the base tier taught: a + or - operand of 10 or more is
+    split into its tens and its units (`71 - 17: 71 - 10 = 61, 61 - 7 = 54`); any other step is
+    written as the solver would (`8 * 4 = 32`)."""
+    tens, units = b // 10 * 10, b % 10
+    if op not in "+-" or not tens:
+        return f"{prev} {op} {b} = {apply(prev, op, b)}"
+    x = apply(prev, op, tens)
+    return f"{prev} {op} {b}: {prev} {op} {tens} = {x}, {x} {op} {units} = {apply(x, op, units)}"
+
+
+def split_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: str, b: int,
+                   final: bool, sentence: str) -> str:
+    """Target judge output of judge_v8 (issue 28): judge_v6's line naming where the first number
+    comes from, the step worked out once by `split` before either candidate, then each
+    candidate's fields beside it (`64 54 no`).
+
+    Why: judge_v7's M1 wrote its bound right in all 1,136 lines on its own add16_19 candidates
+    (`71 - 10 = 61`) and then said `ok` to 97% of the bounds that fail, at every margin: its
+    verdict follows what it believes the step is, and on operands 16-19 it believes the dropped
+    ten; its undo check drops the same ten. Split, the step is two steps whose operands the base
+    tier holds (a multiple of ten, then a single digit), so the worked result comes from skills
+    the model has, not from its belief about the teen step."""
+    source = f"Step {index - 1} gave {prev}. " if index > 1 else f"Start {prev}. "
+    right = (prev, op, b, apply(prev, op, b))
+    return _judgment([f"Next: {sentence}", f"{source}{split(prev, op, b)}"],
+                     lambda s: _fields(right, s) + _answer(s, final), cand_a, cand_b, better,
+                     (index, prev, op, b, final))
+
+
 # The target judgment of each judge prompt (prompts.judge): a prompt version and the output it asks
 # for change together. judge_v3 is judge_v2's judgment under a shorter prompt (no instruction
 # sentence, no bracketed headers: 16 fewer tokens in every judge example the scratch model trains
 # on); a pretrained model reads judge_v2's instruction (the GPU recipes keep it). judge_v4, v5
-# and v6 are judge_v3's prompt asking for the column checks, judge_v7 for the bound and the undo.
+# and v6 are judge_v3's prompt asking for the column checks, judge_v7 for the bound and the undo,
+# judge_v8 for the split step.
 JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment, "judge_v3": inverse_judgment,
              "judge_v4": column_judgment, "judge_v5": worked_judgment, "judge_v6": sourced_judgment,
-             "judge_v7": bound_judgment}
+             "judge_v7": bound_judgment, "judge_v8": split_judgment}
 
 
 def judgment_for(template: str):

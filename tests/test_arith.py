@@ -278,6 +278,39 @@ def test_the_bound_holds_for_the_right_result_and_fails_the_dropped_ten(op):
             assert line.endswith("Right.") == (c == right), line
 
 
+def test_split_judgment_works_a_teen_operand_out_by_its_tens_then_its_units():
+    text = arith.split_judgment("Step 4: 71 - 17 = 54.", "Step 4: 71 - 17 = 64.", "A", 4, 71, "-", 17, False,
+                                "Gia gives away 17.")
+    assert text.splitlines() == ["Next: Gia gives away 17.",
+                                 "Step 3 gave 71. 71 - 17: 71 - 10 = 61, 61 - 7 = 54",
+                                 "A: 71 71 ok, - - ok, 17 17 ok, 54 54 ok. Right.",
+                                 "B: 71 71 ok, - - ok, 17 17 ok, 54 64 no. Wrong.", "[[A]]"]
+    assert arith.split_judgment("x", "y", "B", 1, 54, "+", 25, False, "s").splitlines()[1] == \
+        "Start 54. 54 + 25: 54 + 20 = 74, 74 + 5 = 79"
+    # no tens, or * and /: the step as the solver writes it
+    assert arith.split_judgment("x", "y", "A", 2, 8, "*", 4, False, "s").splitlines()[1] == "Step 1 gave 8. 8 * 4 = 32"
+    assert arith.split_judgment("x", "y", "A", 2, 9, "-", 2, False, "s").splitlines()[1] == "Step 1 gave 9. 9 - 2 = 7"
+
+
+@pytest.mark.parametrize("op", arith.OPS)
+def test_the_split_steps_use_only_tens_and_single_digits_and_give_the_result(op):
+    """Over many draws: every worked part's operand is a multiple of ten or a single digit (what
+    the base tier teaches), the parts chain to the right result, and the verdict is the checker's."""
+    rng = random.Random(5)
+    for prev, b in operand_draws(rng, op):
+        line = arith.split(prev, op, b)
+        parts = [re.fullmatch(r"(\d+) (\S) (\d+) = (\d+)", p).groups() for p in line.split(": ")[-1].split(", ")]
+        assert int(parts[0][0]) == prev and int(parts[-1][3]) == arith.apply(prev, op, b), line
+        for (x, o, y, z), nxt in zip(parts, [*parts[1:], None]):
+            assert o == op and arith.apply(int(x), o, int(y)) == int(z), line
+            assert len(parts) == 1 or int(y) < 10 or int(y) % 10 == 0, line
+            assert nxt is None or nxt[0] == z, line
+        for c in (arith.apply(prev, op, b), arith.apply(prev, op, b) + 10):
+            cand = arith.format_step(1, prev, op, b, c, final=False)
+            verdict = arith.split_judgment(cand, "x", "A", 1, prev, op, b, False, "s").splitlines()[2]
+            assert verdict.endswith("Right.") == (c == arith.apply(prev, op, b)), verdict
+
+
 def test_each_judge_prompt_names_its_target_judgment():
     assert arith.judgment_for("judge_v1") is arith.judgment
     assert arith.judgment_for("judge_v2") is arith.inverse_judgment
@@ -285,5 +318,6 @@ def test_each_judge_prompt_names_its_target_judgment():
     assert arith.judgment_for("judge_v5") is arith.worked_judgment
     assert arith.judgment_for("judge_v6") is arith.sourced_judgment
     assert arith.judgment_for("judge_v7") is arith.bound_judgment
+    assert arith.judgment_for("judge_v8") is arith.split_judgment
     with pytest.raises(PsrlmError, match="prompts.judge: .*'judge_v9'"):
         arith.judgment_for("judge_v9")
