@@ -3,6 +3,13 @@ whose check is easier than the step must be right on the operations where the so
 
     python benchmarks/judge_by_op.py --own <own_eft>/eft.parquet --judged <evaluate --out>/judge_own.parquet \
         [--label judge_v4-seed0] [--out reports/benchmarks/judge_by_op.jsonl]
+    python benchmarks/judge_by_op.py --search data/search/iter_1 [--label ...]
+
+`--search` reads a search's own tables instead (the model's candidates on an unlabelled pool, a
+tier the labelled data did not teach): every judged pair of a right and a wrong candidate, per
+operation of the right one, and `dropped_ten` (+ or - with an operand of 10 or more whose wrong
+candidate is off by exactly ten: M1's error on add16_19), each with its accuracy and by the right
+step's position. An unreadable verdict counts as wrong (as the search's audit counts it).
 
 Synthetic task only: a pair's operation is the one its right candidate applies (both candidates of
 an own pair start from the same prefix, so they share it). Per operation and overall: pairs, the
@@ -21,7 +28,7 @@ import polars as pl
 
 from psrlm import arith
 from psrlm.metrics import own_judge
-from psrlm.tables import EFT, EVAL_JUDGE, read_table
+from psrlm.tables import EFT, EVAL_JUDGE, SEARCH_JUDGMENTS, SEARCH_STEPS, read_table
 
 
 def op_of(row: dict) -> str:
@@ -43,13 +50,64 @@ def by_op(own: pl.DataFrame, judged: pl.DataFrame) -> dict:
     return out
 
 
+def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
+    """One row per judgment of a right against a wrong candidate: the right one's operation,
+    whether the wrong one is its dropped ten, the right one's position and whether the verdict
+    named it."""
+    key = ["problem_id", "iteration", "loop", "step_idx"]
+    cand = steps.select(*key, "candidate_idx", "text", right=pl.col("truth") == "correct")
+    j = (judgments.join(cand.rename({"candidate_idx": "candidate_a", "text": "text_a", "right": "right_a"}),
+                        on=[*key, "candidate_a"])
+         .join(cand.rename({"candidate_idx": "candidate_b", "text": "text_b", "right": "right_b"}),
+               on=[*key, "candidate_b"])
+         .filter(pl.col("right_a") != pl.col("right_b")))
+    rows = []
+    for r in j.iter_rows(named=True):
+        right, wrong = (r["text_a"], r["text_b"]) if r["right_a"] else (r["text_b"], r["text_a"])
+        rs, ws = arith.parse_step(right), arith.parse_step(wrong)
+        rows.append({"op": rs.op if rs else "?",
+                     "dropped_ten": bool(rs and ws and rs.op in "+-" and rs.b >= 10
+                                         and (ws.a, ws.b) == (rs.a, rs.b) and abs(ws.c - rs.c) == 10),
+                     "right_in_a": r["right_a"], "correct": r["verdict"] == ("A" if r["right_a"] else "B")})
+    return pl.DataFrame(rows, schema={"op": pl.String, "dropped_ten": pl.Boolean, "right_in_a": pl.Boolean,
+                                      "correct": pl.Boolean})
+
+
+def search_summary(pairs: pl.DataFrame) -> dict:
+    def cell(df: pl.DataFrame) -> dict:
+        acc = lambda d: round(d["correct"].mean(), 4) if len(d) else None  # noqa: E731
+        return {"n": len(df), "accuracy": acc(df), "accuracy_a": acc(df.filter("right_in_a")),
+                "accuracy_b": acc(df.filter(~pl.col("right_in_a")))}
+    out = {"all": cell(pairs), "dropped_ten": cell(pairs.filter("dropped_ten"))}
+    for op in arith.OPS:
+        if (pairs["op"] == op).any():
+            out[op] = cell(pairs.filter(pl.col("op") == op))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--own", required=True, help="own_eft's eft.parquet (EFT)")
-    ap.add_argument("--judged", required=True, help="evaluate's judge_own.parquet (EVAL_JUDGE)")
+    ap.add_argument("--own", help="own_eft's eft.parquet (EFT)")
+    ap.add_argument("--judged", help="evaluate's judge_own.parquet (EVAL_JUDGE)")
+    ap.add_argument("--search", type=Path, help="a search's folder (shard_<k>/steps.parquet, judgments.parquet)")
     ap.add_argument("--label", default="")
     ap.add_argument("--out", default="reports/benchmarks/judge_by_op.jsonl")
     args = ap.parse_args()
+    if args.search:
+        shards = sorted(args.search.glob("shard_*"))
+        if not shards:
+            raise SystemExit(f"{args.search}: no shard_<k> folders")
+        pairs = pl.concat([search_pairs(read_table(d / "steps.parquet", SEARCH_STEPS).collect(),
+                                        read_table(d / "judgments.parquet", SEARCH_JUDGMENTS).collect())
+                           for d in shards])
+        row = {"label": args.label, "search": str(args.search), "by_op": search_summary(pairs)}
+        for op, m in row["by_op"].items():
+            print(f"{op:>11} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
+        with Path(args.out).open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        return
+    if not (args.own and args.judged):
+        raise SystemExit("give --own and --judged, or --search")
     own, judged = read_table(args.own, EFT).collect(), read_table(args.judged, EVAL_JUDGE).collect()
     own = own.filter(pl.col("pair_id").is_in(judged["pair_id"].implode()))  # evaluate may cap the pairs
     row = {"label": args.label, "by_op": by_op(own, judged)}
