@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from psrlm import outcome, search
+from psrlm.prompts import said_right
 from psrlm.errors import PsrlmError
 from psrlm.metrics import pair_precision, position_consistency, share
 from psrlm.params import Positive
@@ -33,8 +34,16 @@ def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight:
     judged = (pl.concat([judgments.select(*LOOP, candidate_idx="candidate_a"),
                          judgments.select(*LOOP, candidate_idx="candidate_b")])
               .group_by(*LOOP, "candidate_idx").agg(judged=pl.len().cast(pl.Int64)))
+    # Whether every judgment a candidate was in called it Right on its own line (psrlm.prompts.
+    # said_right; a line missing or unreadable is not Right).
+    def labels(side: str, name: str) -> pl.LazyFrame:
+        return judgments.select(*LOOP, candidate_idx=side, said=pl.col("judgment").map_elements(
+            lambda t: said_right(t, name) is True, return_dtype=pl.Boolean))
+    said = (pl.concat([labels("candidate_a", "A"), labels("candidate_b", "B")])
+            .group_by(*LOOP, "candidate_idx").agg(said_right=pl.col("said").all()))
     out = (steps.join(wins, on=[*LOOP, "candidate_idx"], how="left")
-           .join(judged, on=[*LOOP, "candidate_idx"], how="left").with_columns(n=pl.len().over(LOOP)))
+           .join(judged, on=[*LOOP, "candidate_idx"], how="left")
+           .join(said, on=[*LOOP, "candidate_idx"], how="left").with_columns(n=pl.len().over(LOOP)))
     out = out.with_columns(score_re=pl.when(pl.col("n") > 1).then(
         pl.col("wins").fill_null(0) + multiplicity_weight * pl.col("multiplicity")))
     spread = pl.col("score_re").max().over(LOOP) > pl.col("score_re").min().over(LOOP)
@@ -47,6 +56,7 @@ def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight:
         rejected_re=(pl.col("n") > 1) & spread & worst & first_worst,
         # The judge was unanimous for it: it won every comparison it was in, in both orders.
         unanimous=(pl.col("judged").fill_null(0) > 0) & (pl.col("wins").fill_null(0) == pl.col("judged")),
+        said_right=pl.col("said_right").fill_null(False),
     ).drop("wins", "judged", "n")
 
 
@@ -54,6 +64,7 @@ def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight:
 class PairsParams:
     unanimous: bool
     min_chosen_multiplicity: Positive
+    chosen_said_right: bool
 
 
 def kept_mismatch(steps: pl.DataFrame, solutions: pl.DataFrame) -> str | None:
@@ -66,12 +77,13 @@ def kept_mismatch(steps: pl.DataFrame, solutions: pl.DataFrame) -> str | None:
     return None if bad.is_empty() else bad.sort("problem_id")["problem_id"][0]
 
 
-def build_pairs(steps: pl.LazyFrame, p: PairsParams = PairsParams(False, 1)) -> pl.LazyFrame:
+def build_pairs(steps: pl.LazyFrame, p: PairsParams = PairsParams(False, 1, False)) -> pl.LazyFrame:
     """One pair per kept loop with a rejected candidate, whose chosen step passes the filters of
     `p` (the search's trajectory is the same either way: the filters only choose what DPO learns)."""
     kept = steps.filter(pl.col("kept") & pl.col("chosen_re")
                         & (pl.col("unanimous") | (not p.unanimous))
-                        & (pl.col("multiplicity") >= p.min_chosen_multiplicity))
+                        & (pl.col("multiplicity") >= p.min_chosen_multiplicity)
+                        & (pl.col("said_right") | (not p.chosen_said_right)))
     rej = steps.filter(pl.col("rejected_re")).select(
         *LOOP, rejected_text=pl.col("text"), rejected_score=pl.col("score_re"),
         rejected_correct=pl.col("correct"), rejected_is_final=pl.col("is_final"))

@@ -53,6 +53,19 @@ def score_prompt(tmpl: str, problem: str, solution: str) -> str:
     return render(tmpl, problem=problem, solution=solution)
 
 
+# A judgment's own line about one candidate, as every judge format here writes it
+# (psrlm.arith._judgment, psrlm.textsteps): `A: <its check>. Right.` or `... Wrong.`, one label
+# per line (a line with two says nothing).
+_LABEL = re.compile(r"^([AB]): (?:(?!\b(?:Right|Wrong)\.).)*\b(Right|Wrong)\.$", re.MULTILINE)
+
+
+def said_right(text: str, name: str) -> bool | None:
+    """What judgment `text` says of candidate `name` ("A"/"B") on its own line: True (Right),
+    False (Wrong), or None when it has no such line or lines that disagree (never guessed)."""
+    found = {label for who, label in _LABEL.findall(text) if who == name}
+    return None if len(found) != 1 else found.pop() == "Right"
+
+
 def parse_verdict(text: str) -> tuple[str | None, str]:
     """(verdict, reason): "A"/"B" with reason "ok", or None with why it cannot be read.
 

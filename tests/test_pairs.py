@@ -134,8 +134,8 @@ def test_filters_keep_only_pairs_whose_chosen_step_won_every_comparison_or_was_s
     steps, judgments, _ = tables(0)
     re = pairs.recompute(steps.lazy(), judgments.lazy())
     every = pairs.build_pairs(re).collect()
-    unanimous = pairs.build_pairs(re, pairs.PairsParams(unanimous=True, min_chosen_multiplicity=1)).collect()
-    often = pairs.build_pairs(re, pairs.PairsParams(unanimous=False, min_chosen_multiplicity=2)).collect()
+    unanimous = pairs.build_pairs(re, pairs.PairsParams(unanimous=True, min_chosen_multiplicity=1, chosen_said_right=False)).collect()
+    often = pairs.build_pairs(re, pairs.PairsParams(unanimous=False, min_chosen_multiplicity=2, chosen_said_right=False)).collect()
     assert 0 < unanimous.height < every.height and 0 < often.height < every.height
     # Unanimous: the chosen step won each of the comparisons it was in, none invalid.
     for r in unanimous.iter_rows(named=True):
@@ -148,6 +148,29 @@ def test_filters_keep_only_pairs_whose_chosen_step_won_every_comparison_or_was_s
         assert won == took_part > 0
     mult = steps.select("problem_id", "loop", chosen="text", m="multiplicity")
     assert (often.join(mult, on=["problem_id", "loop", "chosen"])["m"] >= 2).all()
+
+
+def test_the_said_right_filter_keeps_only_chosen_steps_every_judgment_called_right():
+    steps, judgments, _ = tables(0)
+    rng = random.Random(1)
+    # Each judgment's own lines about its candidates, drawn at random (one line missing at times:
+    # not Right); the verdicts stay the RandomJudge's.
+    def text(v):
+        line = lambda n: rng.choice([f"{n}: 1 1 ok. Right.", f"{n}: 1 2 no. Wrong.", ""])  # noqa: E731
+        return f"{line('A')}\n{line('B')}\n{v}"
+    judgments = judgments.with_columns(judgment=pl.Series([text(v) for v in judgments["judgment"]]))
+    re = pairs.recompute(steps.lazy(), judgments.lazy())
+    every = pairs.build_pairs(re).collect()
+    said = pairs.build_pairs(re, pairs.PairsParams(unanimous=False, min_chosen_multiplicity=1,
+                                                   chosen_said_right=True)).collect()
+    assert 0 < said.height < every.height
+    for r in said.iter_rows(named=True):
+        idx = steps.filter((pl.col("problem_id") == r["problem_id"]) & (pl.col("loop") == r["loop"])
+                           & (pl.col("text") == r["chosen"]))["candidate_idx"][0]
+        mine = judgments.filter((pl.col("problem_id") == r["problem_id"]) & (pl.col("loop") == r["loop"]))
+        lines = ([j.splitlines()[0] for j in mine.filter(pl.col("candidate_a") == idx)["judgment"]]
+                 + [j.splitlines()[1] for j in mine.filter(pl.col("candidate_b") == idx)["judgment"]])
+        assert lines and all(line.endswith("Right.") for line in lines), lines
 
 
 def test_kept_flags_are_checked_against_the_solutions():

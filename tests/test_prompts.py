@@ -17,6 +17,19 @@ def test_verdicts_are_read_never_guessed(text, expected):
     assert prompts.parse_verdict(text) == expected
 
 
+@pytest.mark.parametrize("text, name, expected", [
+    ("Next: x\nA: 1 1 ok, 2 2 ok. Right.\nB: 1 1 ok, 2 3 no. Wrong.\n[[A]]", "A", True),
+    ("Next: x\nA: 1 1 ok, 2 2 ok. Right.\nB: 1 1 ok, 2 3 no. Wrong.\n[[A]]", "B", False),
+    ("A: not a step. Wrong.\n[[B]]", "A", False),
+    ("A: not a step. Wrong.\n[[B]]", "B", None),  # no line about B
+    ("A: 1 1 ok. Right.\nA: 1 2 no. Wrong.", "A", None),  # two lines that disagree
+    ("A: 1 1 ok. Right. B: Wrong.", "A", None),  # not one line each
+    ("[[A]] Right.", "A", None),
+])
+def test_a_judgments_own_line_about_a_candidate_is_read_never_guessed(text, name, expected):
+    assert prompts.said_right(text, name) is expected
+
+
 @pytest.mark.parametrize("text, expected", [
     ("Step 2: 3 + 4 = 7. The answer is \\boxed{7}.", "7"),
     ("\\boxed{1} then \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
