@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from psrlm import outcome, search
-from psrlm.prompts import said_right
 from psrlm.errors import PsrlmError
 from psrlm.metrics import pair_precision, position_consistency, share
 from psrlm.params import Positive
+from psrlm.prompts import said_right
 
 LOOP = ["problem_id", "iteration", "loop"]
 
