@@ -55,7 +55,8 @@ def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
     whether the wrong one is its dropped ten, the right one's position and whether the verdict
     named it."""
     key = ["problem_id", "iteration", "loop", "step_idx"]
-    cand = steps.select(*key, "candidate_idx", "text", right=pl.col("truth") == "correct")
+    # `correct`, as the search's audit (psrlm.pairs.metrics) reads it: `all` is its judge_accuracy_self.
+    cand = steps.select(*key, "candidate_idx", "text", right=pl.col("correct"))
     j = (judgments.join(cand.rename({"candidate_idx": "candidate_a", "text": "text_a", "right": "right_a"}),
                         on=[*key, "candidate_a"])
          .join(cand.rename({"candidate_idx": "candidate_b", "text": "text_b", "right": "right_b"}),

@@ -13,9 +13,9 @@ spec.loader.exec_module(judge_by_op)
 def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten():
     key = {"problem_id": "p", "iteration": 1, "loop": 0, "step_idx": 1}
     steps = pl.DataFrame([
-        {**key, "candidate_idx": 0, "text": "Step 1: 71 - 17 = 54.", "truth": "correct"},
-        {**key, "candidate_idx": 1, "text": "Step 1: 71 - 17 = 64.", "truth": "wrong_result"},
-        {**key, "candidate_idx": 2, "text": "Step 1: 71 - 17 = 53.", "truth": "wrong_result"},
+        {**key, "candidate_idx": 0, "text": "Step 1: 71 - 17 = 54.", "correct": True},
+        {**key, "candidate_idx": 1, "text": "Step 1: 71 - 17 = 64.", "correct": False},
+        {**key, "candidate_idx": 2, "text": "Step 1: 71 - 17 = 53.", "correct": False},
     ])
     judgments = pl.DataFrame([
         {**key, "candidate_a": 0, "candidate_b": 1, "verdict": "A"},  # right, in A
