@@ -60,6 +60,15 @@ def recompute(steps: pl.LazyFrame, judgments: pl.LazyFrame, multiplicity_weight:
     ).drop("wins", "judged", "n")
 
 
+def said_lines(judgments: pl.DataFrame) -> int:
+    """How many judgments say Right or Wrong of either candidate on its own line (psrlm.prompts.
+    said_right): none from the oracle and random judges, or from a judge format without such lines,
+    whose pairs `chosen_said_right` would all drop."""
+    return judgments.select(pl.col("judgment").map_elements(
+        lambda t: said_right(t, "A") is not None or said_right(t, "B") is not None,
+        return_dtype=pl.Boolean).sum()).item()
+
+
 @dataclass(frozen=True)
 class PairsParams:
     unanimous: bool

@@ -29,7 +29,7 @@ import polars as pl
 
 from psrlm.errors import PsrlmError, run
 from psrlm.metrics import SEARCH, pair_precision
-from psrlm.pairs import PairsParams, build_pairs, kept_mismatch, metrics, recompute
+from psrlm.pairs import PairsParams, build_pairs, kept_mismatch, metrics, recompute, said_lines
 from psrlm.outputs import Outputs
 from psrlm.params import Count, load_key, load_section
 from psrlm.tables import (PAIRS, SEARCH_JUDGMENTS, SEARCH_SOLUTIONS, SEARCH_STEPS, read_table,
@@ -55,6 +55,12 @@ def main() -> None:
                          how="vertical").sort(list(schema.key))
 
     where = f"{args.search}/shard_*"
+    if p.chosen_said_right:
+        judgments = merged("judgments", SEARCH_JUDGMENTS).collect()
+        if judgments.height and not said_lines(judgments):
+            raise PsrlmError(f"{where}/judgments.parquet: column 'judgment' has no 'A: ... Right.' or 'Wrong.' "
+                             f"line in any of its {judgments.height} judgments (the oracle and random judges "
+                             "write none), so pairs.chosen_said_right: true would keep no pair; set it false")
     steps = recompute(merged("steps", SEARCH_STEPS), merged("judgments", SEARCH_JUDGMENTS), weight)
     checked = steps.select(
         score=(pl.col("score").eq_missing(pl.col("score_re"))).all(),

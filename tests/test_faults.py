@@ -386,6 +386,16 @@ def test_a_bad_table_stops_the_stage_and_leaves_its_outputs(tmp_path, monkeypatc
                               "--out", str(out / "out.parquet"), "--report", str(out / "report.json")],
                     monkeypatch)
     assert "shard_1/steps.parquet: file not found" in said
+    # The said-right filter on judgments without a Right/Wrong line (the oracle's, the random judge's)
+    # would keep no pair at all: an error naming the file, the column and the key, not an empty table.
+    judgments().write_parquet(tmp_path / "in/shard_0/judgments.parquet")
+    said = run_main("pairs", ["--params", str(write_params(tmp_path / "params.yaml",
+                                                             smoke_params(pairs={"chosen_said_right": True}))),
+                              "--search", str(tmp_path / "in"),
+                              "--out", str(out / "out.parquet"), "--report", str(out / "report.json")],
+                    monkeypatch)
+    assert ("shard_*/judgments.parquet: column 'judgment' has no 'A: ... Right.' or 'Wrong.' line in any of its "
+            "2 judgments" in said and "pairs.chosen_said_right" in said)
     assert snapshot(out) == before
 
 

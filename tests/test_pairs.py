@@ -216,3 +216,10 @@ def test_the_outcome_pairs_are_checked_against_their_samples():
     rescored = samples.with_columns(score=pl.when(pl.col("sample_idx") == 0).then(5).otherwise(pl.col("score")))
     with pytest.raises(PsrlmError, match=r"samples.parquet: column 'score' disagrees with the scores read from"):
         pairs.check_outcome(rescored, good, 7, "data/srlm/iter_1")
+
+
+def test_said_lines_counts_judgments_with_a_right_or_wrong_line_for_either_candidate():
+    j = pl.DataFrame({"judgment": ["A: 1 1 ok. Right.\nB: 1 2 no. Wrong.\n[[A]]", "B: 2 2 ok. Right.\n[[B]]",
+                                   "[[A]]", "A: Right. Wrong.\n[[A]]", "the oracle: A"]})
+    assert pairs.said_lines(j) == 2
+    assert pairs.said_lines(j.head(0)) == 0
