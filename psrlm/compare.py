@@ -3,6 +3,7 @@
     dvc exp run --queue -n judges -S 'search.judge=self,oracle,random' -S 'pipeline.seed=0,1,2'
     dvc exp run --run-all
     python -m psrlm.compare --prefix judges        # -> reports/compare/judges.{md,json,png}
+    python -m psrlm.compare --name gain --runs RUN...  # chains run by the stage commands, one folder each
 
 Experiments (as `dvc exp show --json` lists them) whose params differ only in `pipeline.seed` form
 one group (e.g. the three seeds of `search.judge=oracle`); each group is labelled by the params
@@ -25,6 +26,8 @@ import json
 import statistics
 import subprocess
 from pathlib import Path
+
+import yaml
 
 from psrlm import metrics
 from psrlm.errors import PsrlmError, run
@@ -75,6 +78,27 @@ def runs_from_exp_show(data: list[dict], prefix: str | None) -> list[dict]:
                     if report_of(path) is not None:
                         report_of(path).check(data, f"experiment {name}: {path}")
                 out.append({"name": name, "params": params, "metrics": files})
+    return sorted(out, key=lambda r: r["name"])
+
+
+def runs_from_folders(folders: list[Path]) -> list[dict]:
+    """One dict per folder laid out as the workspace after a run (its params.yaml and the dvc.yaml
+    reports under reports/), for chains run by the stages' own commands outside DVC's queue; the
+    same checks as for an experiment."""
+    out = []
+    for folder in folders:
+        if not (folder / "params.yaml").is_file():
+            raise PsrlmError(f"{folder}/params.yaml: file not found (a run folder holds its params.yaml "
+                             "and its reports/ as dvc.yaml writes them)")
+        params = flatten(yaml.safe_load((folder / "params.yaml").read_text()) or {})
+        files = {}
+        for path in sorted((folder / "reports").rglob("*.json")):
+            rel = path.relative_to(folder).as_posix()
+            if report_of(rel) is not None:
+                files[rel] = report_of(rel).check(json.loads(path.read_text()), str(path))
+        if not files:
+            raise PsrlmError(f"{folder}/reports: no evaluate, search, dpo or baseline report")
+        out.append({"name": folder.name, "params": params, "metrics": files})
     return sorted(out, key=lambda r: r["name"])
 
 
@@ -271,12 +295,18 @@ def main() -> None:
     ap.add_argument("--rev", action="append", default=[],
                     help="the experiments of this commit (repeat for several; default HEAD): runs of "
                          "one grid made before and after a commit")
+    ap.add_argument("--runs", nargs="+", type=Path,
+                    help="compare these run folders (params.yaml and reports/ as dvc.yaml writes them) "
+                         "instead of DVC's experiments")
     args = ap.parse_args()
-    revs = [x for r in args.rev for x in ("--rev", r)]
-    done = subprocess.run(["dvc", "exp", "show", "--json", *revs], cwd=args.repo, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PsrlmError(f"dvc exp show failed: {done.stderr.strip()[-500:]}")
-    runs = runs_from_exp_show(json.loads(done.stdout), args.prefix)
+    if args.runs:
+        runs = runs_from_folders(args.runs)
+    else:
+        revs = [x for r in args.rev for x in ("--rev", r)]
+        done = subprocess.run(["dvc", "exp", "show", "--json", *revs], cwd=args.repo, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise PsrlmError(f"dvc exp show failed: {done.stderr.strip()[-500:]}")
+        runs = runs_from_exp_show(json.loads(done.stdout), args.prefix)
     if not runs:
         raise PsrlmError(f"no finished experiment{' named ' + args.prefix + '*' if args.prefix else ''} "
                          "with metrics (dvc exp show lists the experiments of HEAD)")

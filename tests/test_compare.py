@@ -1,6 +1,9 @@
 """psrlm.compare on a hand-made `dvc exp show --json` document: grouping over seeds and the numbers."""
 
+import json
+
 import pytest
+import yaml
 
 from conftest import filled
 from psrlm import compare
@@ -118,3 +121,27 @@ def test_the_srlm_chain_and_the_generation_verification_gap_per_tier():
     assert "SRLM" not in compare.markdown([by["self"]])  # no run evaluated it: no column
     assert "Generation-verification gap, hard tier" in md
     assert "| search.judge=self | 1.0 (0.0–2.0) / 20.0 |" in md
+
+
+def test_run_folders_give_the_same_summaries_as_the_experiments(tmp_path):
+    runs = compare.runs_from_exp_show(SHOW, "judges")
+    for e in SHOW[1]["experiments"]:
+        rev = e["revs"][0]
+        if rev["error"] or not rev["name"].startswith("judges"):
+            continue
+        folder = tmp_path / rev["name"]
+        (folder / "reports").mkdir(parents=True)
+        (folder / "params.yaml").write_text(yaml.safe_dump(rev["data"]["params"]["params.yaml"]["data"]))
+        for path, m in rev["data"]["metrics"].items():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_text(json.dumps(m["data"]))
+    folders = sorted(tmp_path.iterdir())
+    assert [compare.summarize(g) for g in compare.group_runs(compare.runs_from_folders(folders))] == \
+        [compare.summarize(g) for g in compare.group_runs(runs)]
+    # a folder whose report lost a key, or that is no run at all, is refused naming the file
+    m3 = folders[0] / "reports/eval/m3.json"
+    m3.write_text(json.dumps({k: v for k, v in json.loads(m3.read_text()).items() if k != "judge"}))
+    with pytest.raises(PsrlmError, match=r"reports/eval/m3.json: missing key 'judge.n'"):
+        compare.runs_from_folders(folders)
+    with pytest.raises(PsrlmError, match=r"params.yaml: file not found"):
+        compare.runs_from_folders([tmp_path / "nothing"])
