@@ -212,24 +212,31 @@ def markdown(summaries: list[dict]) -> str:
     models = [m for m in dict.fromkeys(m for s in summaries for m in s["accuracy"])
               if not m.startswith(SRLM) or any(s["accuracy"].get(m) for s in summaries)]
     lines = ["# Chains compared over seeds", "",
-             "Written by `python -m psrlm.compare` from the metrics of DVC experiments. Each cell: mean over",
+             "Written by `python -m psrlm.compare` from the metrics of DVC experiments (or of run folders,",
+             "`--runs`). Each cell: mean over",
              "seeds, then (min–max) when the seeds differ. Accuracy: greedy, held-out synthetic test.", "",
              "| group | seeds | " + " | ".join(title(m) for m in models) + " | gain | share of oracle gain |",
              "|" + "---|" * (len(models) + 4)]
     oracle = next((s for s in summaries if "judge=oracle" in s["label"]), None)
+
+    def share(s: dict, gain: dict | None, oracle_gain: dict | None) -> str:
+        """A group's mean gain as a share of the oracle group's, where the oracle gained."""
+        if not oracle or s is oracle or not gain or not oracle_gain or oracle_gain["mean"] <= 0:
+            return "–"
+        return f"{100 * gain['mean'] / oracle_gain['mean']:.0f}%"
     for s in summaries:
-        share = "–"
-        if oracle and s is not oracle and oracle["gain"] and s["gain"] and oracle["gain"]["mean"] > 0:
-            share = f"{100 * s['gain']['mean'] / oracle['gain']['mean']:.0f}%"
         lines.append(f"| {s['label']} | {len(s['seeds'])} | "
                      + " | ".join(fmt(s["accuracy"].get(m)) for m in models)
-                     + f" | {fmt(s['gain'])} | {share} |")
+                     + f" | {fmt(s['gain'])} | {share(s, s['gain'], oracle and oracle['gain'])} |")
     tiers = [t for t in summaries[0].get("accuracy_by_tier", {}) if t != "base"]
     for t in tiers:
         lines += ["", f"Held-out accuracy, {t} tier (prepare.tiers):", "",
-                  "| group | " + " | ".join(title(m) for m in models) + " | gain |", "|" + "---|" * (len(models) + 2)]
+                  "| group | " + " | ".join(title(m) for m in models) + " | gain | share of oracle gain |",
+                  "|" + "---|" * (len(models) + 3)]
         lines += [f"| {s['label']} | " + " | ".join(fmt(s["accuracy_by_tier"].get(t, {}).get(m)) for m in models)
-                  + f" | {fmt(s['gain_by_tier'].get(t))} |" for s in summaries]
+                  + f" | {fmt(s['gain_by_tier'].get(t))} | "
+                  + share(s, s["gain_by_tier"].get(t), oracle and oracle["gain_by_tier"].get(t)) + " |"
+                  for s in summaries]
         lines += ["", f"Every step right, {t} tier:", "",
                   "| group | " + " | ".join(title(m) for m in models) + " |", "|" + "---|" * (len(models) + 1)]
         lines += [f"| {s['label']} | " + " | ".join(fmt(s["steps_right_by_tier"][t].get(m))

@@ -93,7 +93,9 @@ def test_accuracy_and_gain_per_tier():
     assert oracle["steps_right_by_tier"]["hard"]["m3"] == {"mean": 0.18, "min": 0.175, "max": 0.185, "n": 3}
     md = compare.markdown(summaries)
     assert "Held-out accuracy, hard tier (prepare.tiers):" in md
-    assert "| search.judge=oracle | 30.0 | 33.0 (32.5–33.5) | 36.0 (35.0–37.0) | 30.5 | 30.0 | 29.0 | 6.0 (5.0–7.0) |" in md
+    assert "| search.judge=oracle | 30.0 | 33.0 (32.5–33.5) | 36.0 (35.0–37.0) | 30.5 | 30.0 | 29.0 | 6.0 (5.0–7.0) | – |" in md
+    # the share of the oracle's gain on the tier too: self's 1 point of the oracle's 6
+    assert "| search.judge=self | 30.0 | 30.5 (30.2–30.8) | 31.0 (30.5–31.5) | 30.5 | – | – | 1.0 (0.5–1.5) | 17% |" in md
     assert "Every step right, hard tier:" in md and "| search.judge=oracle | 15.0 | 16.5 (16.2–16.8) | 18.0 (17.5–18.5) |" in md
 
 
