@@ -272,23 +272,34 @@ def markdown(summaries: list[dict]) -> str:
 
 
 def plot(summaries: list[dict], path: Path) -> None:
+    """One panel per tier (the test's, then prepare.tiers'), the models any group has numbers for,
+    the groups' labels wrapped in a legend below the panels (labels name every varying param)."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for s in summaries:
-        models = list(s["accuracy"])
-        pts = [(k, s["accuracy"][m]) for k, m in enumerate(models) if s["accuracy"][m]]
-        x = [k for k, _ in pts]
-        mean = [100 * a["mean"] for _, a in pts]
-        err = [[100 * (a["mean"] - a["min"]) for _, a in pts], [100 * (a["max"] - a["mean"]) for _, a in pts]]
-        ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, label=f"{s['label']} ({len(s['seeds'])} seeds)")
-        ax.set_xticks(range(len(models)), [title(m) for m in models])
-    ax.set(title="Held-out synthetic accuracy (mean, min–max over seeds)", ylabel="accuracy (%)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    tiers = list(dict.fromkeys(t for s in summaries for t in s.get("accuracy_by_tier") or {})) or ["base"]
+    def acc(s: dict, tier: str) -> dict:
+        return s["accuracy"] if tier == "base" else s["accuracy_by_tier"].get(tier, {})
+    models = [m for m in dict.fromkeys(m for s in summaries for m in s["accuracy"])
+              if any(acc(s, t).get(m) for s in summaries for t in tiers)]
+    fig, axes = plt.subplots(1, len(tiers), figsize=(4.5 * len(tiers), 4.2), squeeze=False)
+    for ax, tier in zip(axes[0], tiers):
+        for s in summaries:
+            pts = [(k, acc(s, tier)[m]) for k, m in enumerate(models) if acc(s, tier).get(m)]
+            mean = [100 * a["mean"] for _, a in pts]
+            err = [[100 * (a["mean"] - a["min"]) for _, a in pts], [100 * (a["max"] - a["mean"]) for _, a in pts]]
+            ax.errorbar([k for k, _ in pts], mean, yerr=err, marker="o", capsize=3,
+                        label="\n".join(textwrap.wrap(f"{s['label']} ({len(s['seeds'])} seeds)", 90)))
+        ax.set_xticks(range(len(models)), [title(m).replace(", ", ",\n") for m in models], fontsize=8)
+        ax.set(title=f"{'test (base)' if tier == 'base' else tier} tier", ylabel="held-out accuracy (%)")
+    fig.suptitle("Greedy accuracy per tier (mean, min–max over seeds)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", fontsize=7, ncol=1, frameon=False)
+    fig.tight_layout(rect=(0, min(0.6, 0.075 * len(summaries) + 0.04), 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -147,3 +147,11 @@ def test_run_folders_give_the_same_summaries_as_the_experiments(tmp_path):
         compare.runs_from_folders(folders)
     with pytest.raises(PsrlmError, match=r"params.yaml: file not found"):
         compare.runs_from_folders([tmp_path / "nothing"])
+
+
+def test_the_plot_has_one_panel_per_tier(tmp_path):
+    import matplotlib.image
+    summaries = [compare.summarize(g) for g in compare.group_runs(compare.runs_from_exp_show(SHOW, "judges"))]
+    compare.plot(summaries, tmp_path / "p.png")
+    height, width, _ = matplotlib.image.imread(tmp_path / "p.png").shape
+    assert width == 900  # two tiers (base, hard) side by side, 4.5 inches each at 100 dpi
