@@ -90,12 +90,19 @@ def runs_from_folders(folders: list[Path]) -> list[dict]:
         if not (folder / "params.yaml").is_file():
             raise PsrlmError(f"{folder}/params.yaml: file not found (a run folder holds its params.yaml "
                              "and its reports/ as dvc.yaml writes them)")
-        params = flatten(yaml.safe_load((folder / "params.yaml").read_text()) or {})
+        try:
+            params = flatten(yaml.safe_load((folder / "params.yaml").read_text()) or {})
+        except yaml.YAMLError as e:
+            raise PsrlmError(f"{folder}/params.yaml: not YAML ({str(e).splitlines()[0]})") from None
         files = {}
         for path in sorted((folder / "reports").rglob("*.json")):
             rel = path.relative_to(folder).as_posix()
             if report_of(rel) is not None:
-                files[rel] = report_of(rel).check(json.loads(path.read_text()), str(path))
+                try:
+                    data = json.loads(path.read_text())
+                except ValueError as e:
+                    raise PsrlmError(f"{path}: not JSON ({e})") from None
+                files[rel] = report_of(rel).check(data, str(path))
         if not files:
             raise PsrlmError(f"{folder}/reports: no evaluate, search, dpo or baseline report")
         out.append({"name": folder.name, "params": params, "metrics": files})

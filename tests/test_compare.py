@@ -147,6 +147,9 @@ def test_run_folders_give_the_same_summaries_as_the_experiments(tmp_path):
         compare.runs_from_folders(folders)
     with pytest.raises(PsrlmError, match=r"params.yaml: file not found"):
         compare.runs_from_folders([tmp_path / "nothing"])
+    m3.write_text('{"synthetic": ')
+    with pytest.raises(PsrlmError, match=r"reports/eval/m3.json: not JSON \(Expecting value"):
+        compare.runs_from_folders(folders)
 
 
 def test_the_plot_has_one_panel_per_tier(tmp_path):
