@@ -55,13 +55,15 @@ def main() -> None:
                          how="vertical").sort(list(schema.key))
 
     where = f"{args.search}/shard_*"
-    if p.chosen_said_right:
-        judgments = merged("judgments", SEARCH_JUDGMENTS).collect()
-        if judgments.height and not said_lines(judgments):
-            raise PsrlmError(f"{where}/judgments.parquet: column 'judgment' has no 'A: ... Right.' or 'Wrong.' "
-                             f"line in any of its {judgments.height} judgments (the oracle and random judges "
-                             "write none), so pairs.chosen_said_right: true would keep no pair; set it false")
-    steps = recompute(merged("steps", SEARCH_STEPS), merged("judgments", SEARCH_JUDGMENTS), weight)
+    # Every shard's steps opened first (a missing shard is named before any bad row); the judgments
+    # read and validated once, for the said-right check, the recomputed scores and the audit.
+    shard_steps = merged("steps", SEARCH_STEPS)
+    judgments = merged("judgments", SEARCH_JUDGMENTS).collect()
+    if p.chosen_said_right and judgments.height and not said_lines(judgments):
+        raise PsrlmError(f"{where}/judgments.parquet: column 'judgment' has no 'A: ... Right.' or 'Wrong.' "
+                         f"line in any of its {judgments.height} judgments (the oracle and random judges "
+                         "write none), so pairs.chosen_said_right: true would keep no pair; set it false")
+    steps = recompute(shard_steps, judgments.lazy(), weight)
     checked = steps.select(
         score=(pl.col("score").eq_missing(pl.col("score_re"))).all(),
         chosen=(pl.col("chosen") == pl.col("chosen_re")).all(),
@@ -79,7 +81,7 @@ def main() -> None:
                          f"(problem {first}: its kept steps are not its solution's steps)")
     pairs = build_pairs(steps, p).collect()
     unfiltered = build_pairs(steps).collect()
-    report = metrics(raw_steps, merged("judgments", SEARCH_JUDGMENTS).collect(), solutions, pairs)
+    report = metrics(raw_steps, judgments, solutions, pairs)
     # What the filters removed, audited the same way: the pairs Eq. 2 alone would have kept.
     report["pairs_unfiltered"] = unfiltered.height
     report["pair_precision_unfiltered"] = pair_precision(unfiltered)
