@@ -71,6 +71,28 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
     return rows
 
 
+def tier_table(rows: list[dict], evals: dict, pool_tiers: dict[str, str] | None) -> list[str]:
+    """Answer and every-step-right accuracy per tier for the chain and the plain-SFT baseline (the
+    hard tier's answers can be right through errors that cancel; its steps cannot), or nothing when
+    the base tier is the only one."""
+    tiers = sorted({t for r in rows for t in r["accuracy_by_tier"]}, key=lambda t: (t != "base", t))
+    if tiers == ["base"]:
+        return []
+    named = [(r["model"].upper(), evals[r["model"]]) for r in rows]
+    if BASELINE in evals:
+        named.append(("M1 + plain SFT, same compute", evals[BASELINE]))
+    lines = ["", "Held-out accuracy per difficulty tier (prepare.tiers; base: the labelled tier's test; "
+             "pools: " + ", ".join(f"iteration {i} {t}" for i, t in (pool_tiers or {}).items()) + "), "
+             "answer right / every step right:", "",
+             "| model | " + " | ".join(tiers) + " |", "|" + "---|" * (len(tiers) + 1)]
+    for name, e in named:
+        by = e["synthetic_by_tier"]
+        lines.append(f"| {name} | " + " | ".join(
+            f"{pct(by.get(t, {}).get('accuracy'))} / {pct(by.get(t, {}).get('steps_right_accuracy'))}"
+            for t in tiers) + " |")
+    return lines
+
+
 def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list[dict], paper: dict,
              judge: str, seed: int, baseline: dict | None, task_name: str = "synthetic",
              pool_tiers: dict[str, str] | None = None) -> str:
@@ -99,13 +121,7 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
                   f"{baseline['token_budget']:,} tokens (the training compute of the DPO stages: "
                   f"policy tokens, plus a third of the tokens their reference scored), at DPO's learning "
                   f"rate ({baseline['learning_rate']:g}): what the self-rewarding iterations must beat."]
-    tiers = sorted({t for r in rows for t in r["accuracy_by_tier"]}, key=lambda t: (t != "base", t))
-    if tiers != ["base"]:
-        lines += ["", "Held-out accuracy per difficulty tier (prepare.tiers; base: the labelled tier's test; "
-                  "pools: " + ", ".join(f"iteration {i} {t}" for i, t in (pool_tiers or {}).items()) + "):", "",
-                  "| model | " + " | ".join(tiers) + " |", "|" + "---|" * (len(tiers) + 1)]
-        lines += [f"| {r['model'].upper()} | " + " | ".join(pct(r["accuracy_by_tier"].get(t)) for t in tiers) + " |"
-                  for r in rows]
+    lines += tier_table(rows, evals, pool_tiers)
     if names:
         first = evals[models[0]]["benchmarks"]
         lines += ["", "Benchmark rows evaluated (a subset where a limit is set): " + ", ".join(

@@ -48,3 +48,16 @@ def test_an_iteration_that_trained_on_nothing_says_so():
     one = next(x for x in md.splitlines() if x.startswith("| 1 | "))
     two = next(x for x in md.splitlines() if x.startswith("| 2 | "))
     assert one.endswith("| not trained (no pairs) |") and not two.endswith("not trained (no pairs) |")
+
+
+def test_the_tier_table_has_the_baseline_and_every_step_right_beside_the_answers():
+    chain = {"m1": 1, "m2": 2}
+    evals = {m: _eval(a, 0.6) for m, a in (("m1", 0.5), ("m2", 0.7), ("baseline", 0.55))}
+    evals["m2"]["synthetic_by_tier"]["hard"]["steps_right_accuracy"] = 0.2
+    rows = report.rows_per_model(list(evals), evals, {}, chain)
+    lines = report.tier_table(rows, evals, {"1": "hard"})
+    assert "| model | base | hard |" in lines
+    assert "| M2 | 70.0 / – | 35.0 / 20.0 |" in lines
+    assert "| M1 + plain SFT, same compute | 55.0 / – | 27.5 / – |" in lines
+    one_tier = {m: e | {"synthetic_by_tier": {"base": e["synthetic_by_tier"]["base"]}} for m, e in evals.items()}
+    assert report.tier_table(report.rows_per_model(list(evals), one_tier, {}, chain), one_tier, {}) == []
