@@ -12,7 +12,8 @@ lineage's M1 is one of the seeds and its training is not paid twice (`--no-linea
 too). The report has, per seed, M1's solve rate, every-step-right rate, step arithmetic, held-out
 EFT judge, own-pair judge and its position consistency, SFT tokens and seconds; then mean, min,
 max and max - min of each over the seeds; the CPU and the machine's matmul speed before and after.
-The report is written after every seed; `--resume` keeps the seeds it already has.
+The report is written after every seed; `--resume` keeps every seed it already has (trained with
+the same model, sft and prompts params) and runs the --seeds it lacks.
 Run one at a time (2 cores): a seed is its SFT (~8 min on an AVX-512 machine, ~27 on an AVX2 one)
 plus ~4 minutes of evaluation.
 """
@@ -108,6 +109,16 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
+def resumed(report: dict, params: dict) -> tuple[list[dict], list[float]]:
+    """The seeds and yardstick readings of an earlier report, all of them (a resumed run that adds
+    seed 2 keeps 0 and 1), and only if they were trained with `params`' model, sft and prompts
+    sections: seeds of two recipes are not one spread."""
+    for section in ("model", "sft", "prompts"):
+        if report["params"][section] != params[section]:
+            raise ValueError(f"its seeds were trained with other `{section}` params")
+    return report["seeds"], report["matmul_gflops"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default=str(ROOT / "params.yaml"))
@@ -122,11 +133,15 @@ def main() -> None:
     if not (args.prepared / "ift_train.parquet").is_file():
         raise SystemExit(f"{args.prepared}: no prepared tables; run `dvc repro prepare` first")
     params = yaml.safe_load(Path(args.params).read_text())
-    rows = []
+    rows, gflops_before = [], []
     if args.resume and Path(args.out).is_file():
-        rows = [r for r in json.loads(Path(args.out).read_text())["seeds"] if r["seed"] in args.seeds]
+        try:
+            rows, gflops_before = resumed(json.loads(Path(args.out).read_text()), params)
+        except ValueError as e:
+            raise SystemExit(f"{args.out}: {e}; write another --out instead of --resume") from None
     done = {r["seed"] for r in rows}
-    gflops = [matmul_gflops()]
+    planned = sorted(done | set(args.seeds))
+    gflops = [*gflops_before, matmul_gflops()]
     for seed in args.seeds:
         if seed in done:
             continue
@@ -144,7 +159,7 @@ def main() -> None:
         # what it measured, and --resume goes on from it.
         report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": [*gflops, matmul_gflops()],
                   "params": {"model": params["model"], "sft": params["sft"], "prompts": params["prompts"]},
-                  "seeds_planned": args.seeds, "seeds": sorted(rows, key=lambda r: r["seed"]),
+                  "seeds_planned": planned, "seeds": sorted(rows, key=lambda r: r["seed"]),
                   "summary": summary(rows)}
         with Outputs() as o:
             o.json(args.out, report)
