@@ -109,11 +109,15 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
+# The params sections that make an M1 (recorded in the report; a resumed report must match them).
+RECIPE = ("model", "sft", "prompts")
+
+
 def resumed(report: dict, params: dict) -> tuple[list[dict], list[float]]:
     """The seeds and yardstick readings of an earlier report, all of them (a resumed run that adds
     seed 2 keeps 0 and 1), and only if they were trained with `params`' model, sft and prompts
     sections: seeds of two recipes are not one spread."""
-    for section in ("model", "sft", "prompts"):
+    for section in RECIPE:
         if report["params"][section] != params[section]:
             raise ValueError(f"its seeds were trained with other `{section}` params")
     return report["seeds"], report["matmul_gflops"]
@@ -158,7 +162,7 @@ def main() -> None:
         # Written after every seed (a seed is half an hour on an AVX2 machine): a cut run keeps
         # what it measured, and --resume goes on from it.
         report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": [*gflops, matmul_gflops()],
-                  "params": {"model": params["model"], "sft": params["sft"], "prompts": params["prompts"]},
+                  "params": {section: params[section] for section in RECIPE},
                   "seeds_planned": planned, "seeds": sorted(rows, key=lambda r: r["seed"]),
                   "summary": summary(rows)}
         with Outputs() as o:
