@@ -4,12 +4,20 @@ whose check is easier than the step must be right on the operations where the so
     python benchmarks/judge_by_op.py --own <own_eft>/eft.parquet --judged <evaluate --out>/judge_own.parquet \
         [--label judge_v4-seed0] [--out reports/benchmarks/judge_by_op.jsonl]
     python benchmarks/judge_by_op.py --search data/search/iter_1 [--label ...]
+    python benchmarks/judge_by_op.py --eft data/prepare/eft_test.parquet --judged data/eval/m1/judge.parquet
 
 `--search` reads a search's own tables instead (the model's candidates on an unlabelled pool, a
 tier the labelled data did not teach): every judged pair of a right and a wrong candidate, per
 operation of the right one, and `dropped_ten` (+ or - with an operand of 10 or more whose wrong
 candidate is off by exactly ten: M1's error on add16_19), each with its accuracy and by the right
 step's position. An unreadable verdict counts as wrong (as the search's audit counts it).
+
+`--eft` reads prepare's held-out EFT pairs (eft_test.parquet) and evaluate's judge.parquet of them:
+the judge by whether the two candidates differ only in a tens digit (`tens_only`: every number that
+differs has the same length and units digit, as 87 against 77) and by the right one's position. A
+judge that compares two numbers by their units digit fails there, and only in one position; it is
+the tier's own error (the dropped ten), so this slice of the labelled test foretells the judge on
+the tier's candidates where the test's overall accuracy does not (docs/easy-to-hard.md, session 11).
 
 Synthetic task only: a pair's operation is the one its right candidate applies (both candidates of
 an own pair start from the same prefix, so they share it). Per operation and overall: pairs, the
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -74,13 +83,29 @@ def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
                                       "correct": pl.Boolean})
 
 
-def search_summary(pairs: pl.DataFrame) -> dict:
+def tens_only(a: str, b: str) -> bool:
+    """Whether steps `a` and `b` differ, and only in numbers of one length that share their units
+    digit (`85 + 2 = 87.` against `85 + 2 = 77.`): a tens-digit slip."""
+    xs, ys = re.findall(r"\d+", a), re.findall(r"\d+", b)
+    diff = [(x, y) for x, y in zip(xs, ys) if x != y]
+    return len(xs) == len(ys) and bool(diff) and all(len(x) == len(y) and x[-1] == y[-1] for x, y in diff)
+
+
+def eft_pairs(eft: pl.DataFrame, judged: pl.DataFrame) -> pl.DataFrame:
+    """One row per judged held-out EFT pair: tens-only or not, the right one's position, verdict right."""
+    j = judged.join(eft.select("pair_id", "candidate_a", "candidate_b"), on="pair_id")
+    return pl.DataFrame({"tens_only": [tens_only(a, b) for a, b in zip(j["candidate_a"], j["candidate_b"])],
+                         "right_in_a": j["better"] == "A", "correct": j["correct"]},
+                        schema={"tens_only": pl.Boolean, "right_in_a": pl.Boolean, "correct": pl.Boolean})
+
+
+def summary(pairs: pl.DataFrame, slices: tuple[str, ...] = ("dropped_ten",)) -> dict:
     def cell(df: pl.DataFrame) -> dict:
         acc = lambda d: round(d["correct"].mean(), 4) if len(d) else None  # noqa: E731
         return {"n": len(df), "accuracy": acc(df), "accuracy_a": acc(df.filter("right_in_a")),
                 "accuracy_b": acc(df.filter(~pl.col("right_in_a")))}
-    out = {"all": cell(pairs), "dropped_ten": cell(pairs.filter("dropped_ten"))}
-    for op in arith.OPS:
+    out = {"all": cell(pairs)} | {name: cell(pairs.filter(name)) for name in slices}
+    for op in arith.OPS if "op" in pairs.columns else ():
         if (pairs["op"] == op).any():
             out[op] = cell(pairs.filter(pl.col("op") == op))
     return out
@@ -91,9 +116,21 @@ def main() -> None:
     ap.add_argument("--own", help="own_eft's eft.parquet (EFT)")
     ap.add_argument("--judged", help="evaluate's judge_own.parquet (EVAL_JUDGE)")
     ap.add_argument("--search", type=Path, help="a search's folder (shard_<k>/steps.parquet, judgments.parquet)")
+    ap.add_argument("--eft", help="prepare's eft_test.parquet (EFT), judged by --judged (evaluate's judge.parquet)")
     ap.add_argument("--label", default="")
     ap.add_argument("--out", default="reports/benchmarks/judge_by_op.jsonl")
     args = ap.parse_args()
+    if args.eft:
+        if not args.judged:
+            raise SystemExit("--eft needs --judged (evaluate's judge.parquet of those pairs)")
+        pairs = eft_pairs(read_table(args.eft, EFT).collect(), read_table(args.judged, EVAL_JUDGE).collect())
+        row = {"label": args.label, "eft": str(args.eft), "judged": str(args.judged),
+               "by_slice": summary(pairs, ("tens_only",))}
+        for name, m in row["by_slice"].items():
+            print(f"{name:>9} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
+        with Path(args.out).open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        return
     if args.search:
         shards = sorted(args.search.glob("shard_*"))
         if not shards:
@@ -101,14 +138,14 @@ def main() -> None:
         pairs = pl.concat([search_pairs(read_table(d / "steps.parquet", SEARCH_STEPS).collect(),
                                         read_table(d / "judgments.parquet", SEARCH_JUDGMENTS).collect())
                            for d in shards])
-        row = {"label": args.label, "search": str(args.search), "by_op": search_summary(pairs)}
+        row = {"label": args.label, "search": str(args.search), "by_op": summary(pairs)}
         for op, m in row["by_op"].items():
             print(f"{op:>11} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
         with Path(args.out).open("a") as f:
             f.write(json.dumps(row) + "\n")
         return
     if not (args.own and args.judged):
-        raise SystemExit("give --own and --judged, or --search")
+        raise SystemExit("give --own and --judged, --eft and --judged, or --search")
     own, judged = read_table(args.own, EFT).collect(), read_table(args.judged, EVAL_JUDGE).collect()
     own = own.filter(pl.col("pair_id").is_in(judged["pair_id"].implode()))  # evaluate may cap the pairs
     row = {"label": args.label, "by_op": by_op(own, judged)}

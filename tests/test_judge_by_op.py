@@ -29,6 +29,32 @@ def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten(
         {"op": "-", "dropped_ten": True, "right_in_a": False, "correct": False},
         {"op": "-", "dropped_ten": False, "right_in_a": False, "correct": False},
     ]
-    summary = judge_by_op.search_summary(pairs)
+    summary = judge_by_op.summary(pairs)
     assert summary["all"] == {"n": 3, "accuracy": 0.3333, "accuracy_a": 1.0, "accuracy_b": 0.0}
     assert summary["dropped_ten"]["n"] == 2 and set(summary) == {"all", "dropped_ten", "-"}
+
+
+def test_tens_only_names_a_tens_digit_slip_and_nothing_else():
+    assert judge_by_op.tens_only("Step 2: 85 + 2 = 87.", "Step 2: 85 + 2 = 77.")
+    assert judge_by_op.tens_only("Step 1: 96 + 2 = 98.", "Step 1: 86 + 2 = 88.")  # a copied operand's ten
+    assert judge_by_op.tens_only("Step 4: 22 + 4 = 26. The answer is \\boxed{26}.",
+                                 "Step 4: 22 + 4 = 16. The answer is \\boxed{16}.")
+    assert not judge_by_op.tens_only("Step 2: 85 + 2 = 87.", "Step 2: 85 + 2 = 88.")  # the units digit
+    assert not judge_by_op.tens_only("Step 2: 85 + 2 = 87.", "Step 2: 85 + 2 = 7.")  # another length
+    assert not judge_by_op.tens_only("Step 2: 85 + 2 = 87.", "Step 2: 85 * 2 = 170.")
+    assert not judge_by_op.tens_only("Step 2: 85 + 2 = 87.", "Step 2: 85 + 2 = 87.")  # no difference
+
+
+def test_eft_slices_the_held_out_judge_by_tens_only_and_position():
+    eft = pl.DataFrame({"pair_id": ["p1", "p2", "p3"],
+                        "candidate_a": ["Step 1: 10 + 6 = 26.", "Step 1: 10 + 6 = 16.", "Step 1: 10 + 6 = 17."],
+                        "candidate_b": ["Step 1: 10 + 6 = 16.", "Step 1: 10 + 6 = 26.", "Step 1: 10 + 6 = 16."]})
+    judged = pl.DataFrame({"pair_id": ["p1", "p2", "p3"], "better": ["B", "A", "B"],
+                           "correct": [False, True, True]})
+    pairs = judge_by_op.eft_pairs(eft, judged)
+    assert pairs.to_dicts() == [{"tens_only": True, "right_in_a": False, "correct": False},
+                                {"tens_only": True, "right_in_a": True, "correct": True},
+                                {"tens_only": False, "right_in_a": False, "correct": True}]
+    s = judge_by_op.summary(pairs, ("tens_only",))
+    assert set(s) == {"all", "tens_only"}
+    assert s["tens_only"] == {"n": 2, "accuracy": 0.5, "accuracy_a": 1.0, "accuracy_b": 0.0}
