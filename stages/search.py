@@ -14,8 +14,8 @@ Generation goes through the engine the `engine` params section picks (hf or vllm
 Data parallel: with N `search.shards`, --shard k searches every N-th prompt of the pool (dvc.yaml
 runs one stage per shard, search@<i>-<k>; pairs@<i> merges them).
 
-Reads:  params.yaml [search, prompts, engine, pipeline.seed, prepare.task]; --model (M(i) folder);
-        --pool (PROBLEMS).
+Reads:  params.yaml [search, prompts, engine, pipeline.seed, prepare.task, pairs.chosen_said_right];
+        --model (M(i) folder); --pool (PROBLEMS).
 Writes: --out/steps.parquet (SEARCH_STEPS), --out/judgments.parquet (SEARCH_JUDGMENTS),
         --out/solutions.parquet (SEARCH_SOLUTIONS).
 
@@ -50,6 +50,11 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     p = load_section(args.params, "search", search.SearchParams)
+    if p.judge != "self" and load_key(args.params, "pairs.chosen_said_right", bool):
+        # Checked here, before the search's minutes, not only where pairs@i would stop after them.
+        raise PsrlmError(f"search.judge: {p.judge} writes no 'A: ... Right.' line, so pairs.chosen_said_right: "
+                         f"true would keep no pair; set it false (dvc exp run -S search.judge={p.judge} "
+                         "-S pairs.chosen_said_right=false)")
     seed = load_key(args.params, "pipeline.seed", Count)
     templates, the_task, engine_p = load_generation(args.params)
 

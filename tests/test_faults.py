@@ -194,6 +194,8 @@ PARAMS_CASES = [
     ("srlm", setter("srlm.max_judge_tokens", 0), "srlm.max_judge_tokens: must be >= 1"),
     ("srlm", setter("pipeline.seed", -1), "pipeline.seed: must be >= 0"),
     ("comparison", setter("pipeline.iterations", {}), "pipeline.iterations: needs at least one iteration"),
+    ("search", lambda r: (r["search"].update(judge="random"), r["pairs"].update(chosen_said_right=True)),
+     r"search.judge: random writes no 'A: \.\.\. Right.' line, so pairs.chosen_said_right: true would keep no pair"),
 ]
 
 
