@@ -13,7 +13,8 @@ too). The report has, per seed, M1's solve rate, every-step-right rate, step ari
 EFT judge, own-pair judge and its position consistency, SFT tokens and seconds; then mean, min,
 max and max - min of each over the seeds; the CPU and the machine's matmul speed before and after.
 The report is written after every seed; `--resume` keeps every seed it already has (trained with
-the same model, sft and prompts params) and runs the --seeds it lacks.
+the same model, sft and prompts params, on the same prepared IFT and EFT tables, whose sha256 the
+report records under `prepared`) and runs the --seeds it lacks.
 Run one at a time (2 cores): a seed is its SFT (~8 min on an AVX-512 machine, ~27 on an AVX2 one)
 plus ~4 minutes of evaluation.
 """
@@ -21,6 +22,7 @@ plus ~4 minutes of evaluation.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import statistics
@@ -111,15 +113,26 @@ def summary(rows: list[dict]) -> dict:
 
 # The params sections that make an M1 (recorded in the report; a resumed report must match them).
 RECIPE = ("model", "sft", "prompts")
+# ... and the tables SFT trains on (another prepare, e.g. other corruption_weights, is another
+# recipe with the same three sections).
+TRAINED_ON = ("ift_train.parquet", "eft_train.parquet")
 
 
-def resumed(report: dict, params: dict) -> tuple[list[dict], list[float]]:
+def prepared_digest(folder: Path) -> dict[str, str]:
+    """sha256 of each table SFT reads from prepare's folder."""
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in TRAINED_ON}
+
+
+def resumed(report: dict, params: dict, prepared: dict[str, str]) -> tuple[list[dict], list[float]]:
     """The seeds and yardstick readings of an earlier report, all of them (a resumed run that adds
     seed 2 keeps 0 and 1), and only if they were trained with `params`' model, sft and prompts
-    sections: seeds of two recipes are not one spread."""
+    sections and on the same prepared tables (a report older than that record is taken on its
+    params): seeds of two recipes are not one spread."""
     for section in RECIPE:
         if report["params"][section] != params[section]:
             raise ValueError(f"its seeds were trained with other `{section}` params")
+    if report.get("prepared", prepared) != prepared:
+        raise ValueError("its seeds were trained on other prepared tables (--prepared)")
     return report["seeds"], report["matmul_gflops"]
 
 
@@ -137,10 +150,11 @@ def main() -> None:
     if not (args.prepared / "ift_train.parquet").is_file():
         raise SystemExit(f"{args.prepared}: no prepared tables; run `dvc repro prepare` first")
     params = yaml.safe_load(Path(args.params).read_text())
+    prepared = prepared_digest(args.prepared)
     rows, gflops_before = [], []
     if args.resume and Path(args.out).is_file():
         try:
-            rows, gflops_before = resumed(json.loads(Path(args.out).read_text()), params)
+            rows, gflops_before = resumed(json.loads(Path(args.out).read_text()), params, prepared)
         except ValueError as e:
             raise SystemExit(f"{args.out}: {e}; write another --out instead of --resume") from None
     done = {r["seed"] for r in rows}
@@ -162,7 +176,7 @@ def main() -> None:
         # Written after every seed (a seed is half an hour on an AVX2 machine): a cut run keeps
         # what it measured, and --resume goes on from it.
         report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": [*gflops, matmul_gflops()],
-                  "params": {section: params[section] for section in RECIPE},
+                  "params": {section: params[section] for section in RECIPE}, "prepared": prepared,
                   "seeds_planned": planned, "seeds": sorted(rows, key=lambda r: r["seed"]),
                   "summary": summary(rows)}
         with Outputs() as o:
