@@ -199,12 +199,12 @@ def test_same_params_give_byte_identical_tables_and_weights(pipeline, tmp_path):
     for name in ("steps", "judgments", "solutions"):
         assert digest(tmp_path / "search" / f"{name}.parquet") == digest(
             pipeline / "data/search/iter_1/shard_0" / f"{name}.parquet"), name
+    dpo_cmd = yaml.safe_load((pipeline / "dvc.yaml").read_text())["stages"]["dpo"]["do"]["cmd"]
+    assert " ".join(DPO_1_INPUTS) in dpo_cmd.replace("${key}", "1"), dpo_cmd  # the same command as dvc's
     res = run_stage("dpo", "--pairs", "data/pairs/iter_1.parquet", "--model", "data/models/m1", *DPO_1_INPUTS,
                     "--out", str(tmp_path / "m2"), "--log", str(tmp_path / "log.tsv"),
                     "--report", str(tmp_path / "report.json"), cwd=pipeline)
     assert res.returncode == 0, res.stderr[-2000:]
-    dpo_cmd = yaml.safe_load((pipeline / "dvc.yaml").read_text())["stages"]["dpo"]["do"]["cmd"]
-    assert " ".join(DPO_1_INPUTS) in dpo_cmd.replace("${key}", "1"), dpo_cmd  # the same command as dvc's
     weights = sorted(p.name for p in (pipeline / "data/models/m2").glob("*.safetensors"))
     assert weights
     for name in weights:
@@ -222,8 +222,8 @@ def test_dpo_under_a_two_process_launcher_trains_and_only_rank_0_writes(pipeline
 
     out = tmp_path / "out"
     cmd = ["accelerate", "launch", "--config_file", "configs/cpu2.yaml", "stages/dpo.py",
-           "--pairs", "data/pairs/iter_1.parquet", "--model", "data/models/m1", *DPO_1_INPUTS, "--out", str(out / "m2"),
-           "--log", str(out / "log.tsv"), "--report", str(out / "report.json")]
+           "--pairs", "data/pairs/iter_1.parquet", "--model", "data/models/m1", *DPO_1_INPUTS,
+           "--out", str(out / "m2"), "--log", str(out / "log.tsv"), "--report", str(out / "report.json")]
     res = subprocess.run(cmd, cwd=pipeline, capture_output=True, text=True)
     assert res.returncode == 0, shlex.join(cmd) + "\n" + res.stdout[-2000:] + res.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
