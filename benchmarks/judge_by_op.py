@@ -10,7 +10,9 @@ whose check is easier than the step must be right on the operations where the so
 tier the labelled data did not teach): every judged pair of a right and a wrong candidate, per
 operation of the right one, and `dropped_ten` (+ or - with an operand of 10 or more whose wrong
 candidate is off by exactly ten: M1's error on add16_19), each with its accuracy and by the right
-step's position. An unreadable verdict counts as wrong (as the search's audit counts it).
+step's position. An unreadable verdict counts as wrong (as the search's audit counts it). For
+judge_v8 also `split_right` (its worked line is the step split right: where the verdict fails
+there, the comparison failed) and `teen_unsplit` (a +/- operand of 10 or more written unsplit).
 
 `--eft` reads prepare's held-out EFT pairs (eft_test.parquet) and evaluate's judge.parquet of them:
 the judge by whether the two candidates differ only in a tens digit (`tens_only`: every number that
@@ -59,10 +61,17 @@ def by_op(own: pl.DataFrame, judged: pl.DataFrame) -> dict:
     return out
 
 
+def worked_line(judgment: str) -> str:
+    """judge_v8's worked step (its second line after the `Step k gave n. ` / `Start n. ` source)."""
+    lines = judgment.split("\n")
+    return re.sub(r"^(Step \d+ gave \d+\. |Start \d+\. )", "", lines[1]) if len(lines) > 1 else ""
+
+
 def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
     """One row per judgment of a right against a wrong candidate: the right one's operation,
     whether the wrong one is its dropped ten, the right one's position and whether the verdict
-    named it."""
+    named it; for judge_v8, whether its worked line is the step split right (`split_right`) and
+    whether it left a +/- operand of 10 or more unsplit (`teen_unsplit`: `5 + 16 = 21`)."""
     key = ["problem_id", "iteration", "loop", "step_idx"]
     # `correct`, as the search's audit (psrlm.pairs.metrics) reads it: `all` is its judge_accuracy_self.
     cand = steps.select(*key, "candidate_idx", "text", right=pl.col("correct"))
@@ -75,12 +84,16 @@ def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
     for r in j.iter_rows(named=True):
         right, wrong = (r["text_a"], r["text_b"]) if r["right_a"] else (r["text_b"], r["text_a"])
         rs, ws = arith.parse_step(right), arith.parse_step(wrong)
+        work = worked_line(r["judgment"])
         rows.append({"op": rs.op if rs else "?",
                      "dropped_ten": bool(rs and ws and rs.op in "+-" and rs.b >= 10
                                          and (ws.a, ws.b) == (rs.a, rs.b) and abs(ws.c - rs.c) == 10),
+                     "split_right": bool(rs and work == arith.split(rs.a, rs.op, rs.b)),
+                     "teen_unsplit": bool(rs and rs.op in "+-" and rs.b >= 10 and ":" not in work
+                                          and work.startswith(f"{rs.a} {rs.op} {rs.b} =")),
                      "right_in_a": r["right_a"], "correct": r["verdict"] == ("A" if r["right_a"] else "B")})
-    return pl.DataFrame(rows, schema={"op": pl.String, "dropped_ten": pl.Boolean, "right_in_a": pl.Boolean,
-                                      "correct": pl.Boolean})
+    return pl.DataFrame(rows, schema={"op": pl.String, "dropped_ten": pl.Boolean, "split_right": pl.Boolean,
+                                      "teen_unsplit": pl.Boolean, "right_in_a": pl.Boolean, "correct": pl.Boolean})
 
 
 def tens_only(a: str, b: str) -> bool:
@@ -138,7 +151,8 @@ def main() -> None:
         pairs = pl.concat([search_pairs(read_table(d / "steps.parquet", SEARCH_STEPS).collect(),
                                         read_table(d / "judgments.parquet", SEARCH_JUDGMENTS).collect())
                            for d in shards])
-        row = {"label": args.label, "search": str(args.search), "by_op": summary(pairs)}
+        row = {"label": args.label, "search": str(args.search),
+               "by_op": summary(pairs, ("dropped_ten", "split_right", "teen_unsplit"))}
         for op, m in row["by_op"].items():
             print(f"{op:>11} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
         with Path(args.out).open("a") as f:

@@ -17,18 +17,24 @@ def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten(
         {**key, "candidate_idx": 1, "text": "Step 1: 71 - 17 = 64.", "correct": False},
         {**key, "candidate_idx": 2, "text": "Step 1: 71 - 17 = 53.", "correct": False},
     ])
+    split = "Next: x.\nStart 71. 71 - 17: 71 - 10 = 61, 61 - 7 = 54\nA: ...\n[[A]]"
     judgments = pl.DataFrame([
-        {**key, "candidate_a": 0, "candidate_b": 1, "verdict": "A"},  # right, in A
-        {**key, "candidate_a": 1, "candidate_b": 0, "verdict": "A"},  # the dropped ten chosen
-        {**key, "candidate_a": 2, "candidate_b": 0, "verdict": None},  # unreadable: wrong
-        {**key, "candidate_a": 1, "candidate_b": 2, "verdict": "B"},  # two wrong: not counted
+        {**key, "candidate_a": 0, "candidate_b": 1, "verdict": "A", "judgment": split},  # right, in A
+        {**key, "candidate_a": 1, "candidate_b": 0, "verdict": "A", "judgment": split},  # the dropped ten chosen
+        {**key, "candidate_a": 2, "candidate_b": 0, "verdict": None,  # unreadable: wrong; the teen left whole
+         "judgment": "Next: x.\nStart 71. 71 - 17 = 64\nA: ..."},
+        {**key, "candidate_a": 1, "candidate_b": 2, "verdict": "B", "judgment": ""},  # two wrong: not counted
     ], schema_overrides={"verdict": pl.String})
     pairs = judge_by_op.search_pairs(steps, judgments)
     assert pairs.to_dicts() == [
-        {"op": "-", "dropped_ten": True, "right_in_a": True, "correct": True},
-        {"op": "-", "dropped_ten": True, "right_in_a": False, "correct": False},
-        {"op": "-", "dropped_ten": False, "right_in_a": False, "correct": False},
+        {"op": "-", "dropped_ten": True, "split_right": True, "teen_unsplit": False, "right_in_a": True,
+         "correct": True},
+        {"op": "-", "dropped_ten": True, "split_right": True, "teen_unsplit": False, "right_in_a": False,
+         "correct": False},
+        {"op": "-", "dropped_ten": False, "split_right": False, "teen_unsplit": True, "right_in_a": False,
+         "correct": False},
     ]
+    assert judge_by_op.summary(pairs, ("split_right",))["split_right"]["n"] == 2
     summary = judge_by_op.summary(pairs)
     assert summary["all"] == {"n": 3, "accuracy": 0.3333, "accuracy_a": 1.0, "accuracy_b": 0.0}
     assert summary["dropped_ten"]["n"] == 2 and set(summary) == {"all", "dropped_ten", "-"}
