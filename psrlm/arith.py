@@ -27,7 +27,9 @@ PHRASES = {
     "*": "{n} gets {b} times as many.",
     "/": "{n} keeps one of {b} equal shares.",
 }
-CORRUPTIONS = ("wrong_result", "wrong_operand", "wrong_operator")
+# wrong_tens is a wrong result off by exactly ten (21 or 41 for 31): the slip of the hard tier's
+# dropped ten, which a judge comparing two numbers by their units digit cannot see.
+CORRUPTIONS = ("wrong_result", "wrong_operand", "wrong_operator", "wrong_tens")
 
 _STEP = re.compile(
     r"Step (\d{1,3}): (-?\d{1,12}) ([-+*/]) (-?\d{1,12}) = (-?\d{1,12})\."
@@ -255,7 +257,8 @@ def near_miss(rng: random.Random, value):
 
 
 def corrupt_step(rng: random.Random, problem: Problem, index: int, kind: str, d: Difficulty) -> str:
-    """A wrong version of gold step `index` (1-based): wrong result, operand or operator.
+    """A wrong version of gold step `index` (1-based): wrong result, operand or operator, or a
+    result whose tens digit slipped (`wrong_tens`, the units digit kept).
 
     Wrong operands and operators are computed consistently (the arithmetic is right, the step is not),
     so a judge must compare the step with the problem, not only recompute it.
@@ -266,6 +269,8 @@ def corrupt_step(rng: random.Random, problem: Problem, index: int, kind: str, d:
     final = index == len(problem.ops)
     if kind == "wrong_result":
         return format_step(index, a, op, b, near_miss(rng, c), final)
+    if kind == "wrong_tens":
+        return format_step(index, a, op, b, c + 10 if c < 10 or rng.random() < 0.5 else c - 10, final)
     if kind == "wrong_operand":
         # A slip in copying the previous value (for exact division: the next multiple of b).
         slips = (a - b, a + b) if op == "/" else (a - 1, a + 1, a - 10, a + 10)

@@ -45,7 +45,7 @@ class PrepareParams:
     muldiv_max: Annotated[int, Range(ge=2)]
     value_max: Positive
     op_weights: dict[Literal["+", "-", "*", "/"], NonNegative]
-    corruption_weights: dict[Literal["wrong_result", "wrong_operand", "wrong_operator"], NonNegative]
+    corruption_weights: dict[Literal[arith.CORRUPTIONS], NonNegative]
     ift_train_size: Count
     eft_train_size: Count
     eft_test_size: Count
