@@ -16,7 +16,8 @@ there, the comparison failed) and `teen_unsplit` (a +/- operand of 10 or more wr
 
 `--eft` reads prepare's held-out EFT pairs (eft_test.parquet) and evaluate's judge.parquet of them:
 the judge by whether the two candidates differ only in a tens digit (`tens_only`: every number that
-differs has the same length and units digit, as 87 against 77) and by the right one's position. A
+differs has the same length and units digit, as 87 against 77), by corruption kind (the pair's
+origin: wrong_result, wrong_operand, ...) and by the right one's position. A
 judge that compares two numbers by their units digit fails there, and only in one position; it is
 the tier's own error (the dropped ten), so this slice of the labelled test foretells the judge on
 the tier's candidates where the test's overall accuracy does not (docs/easy-to-hard.md, session 11).
@@ -105,11 +106,14 @@ def tens_only(a: str, b: str) -> bool:
 
 
 def eft_pairs(eft: pl.DataFrame, judged: pl.DataFrame) -> pl.DataFrame:
-    """One row per judged held-out EFT pair: tens-only or not, the right one's position, verdict right."""
-    j = judged.join(eft.select("pair_id", "candidate_a", "candidate_b"), on="pair_id")
+    """One row per judged held-out EFT pair: tens-only or not, its corruption kind (the origin after
+    `synthetic:`), the right one's position, verdict right."""
+    j = judged.join(eft.select("pair_id", "candidate_a", "candidate_b", "origin"), on="pair_id")
     return pl.DataFrame({"tens_only": [tens_only(a, b) for a, b in zip(j["candidate_a"], j["candidate_b"])],
+                         "kind": j["origin"].str.split(":").list.last(),
                          "right_in_a": j["better"] == "A", "correct": j["correct"]},
-                        schema={"tens_only": pl.Boolean, "right_in_a": pl.Boolean, "correct": pl.Boolean})
+                        schema={"tens_only": pl.Boolean, "kind": pl.String, "right_in_a": pl.Boolean,
+                                "correct": pl.Boolean})
 
 
 def summary(pairs: pl.DataFrame, slices: tuple[str, ...] = ("dropped_ten",)) -> dict:
@@ -121,6 +125,9 @@ def summary(pairs: pl.DataFrame, slices: tuple[str, ...] = ("dropped_ten",)) -> 
     for op in arith.OPS if "op" in pairs.columns else ():
         if (pairs["op"] == op).any():
             out[op] = cell(pairs.filter(pl.col("op") == op))
+    for kind in arith.CORRUPTIONS if "kind" in pairs.columns else ():
+        if (pairs["kind"] == kind).any():
+            out[kind] = cell(pairs.filter(pl.col("kind") == kind))
     return out
 
 
@@ -140,7 +147,7 @@ def main() -> None:
         row = {"label": args.label, "eft": str(args.eft), "judged": str(args.judged),
                "by_slice": summary(pairs, ("tens_only",))}
         for name, m in row["by_slice"].items():
-            print(f"{name:>9} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
+            print(f"{name:>14} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
         with Path(args.out).open("a") as f:
             f.write(json.dumps(row) + "\n")
         return

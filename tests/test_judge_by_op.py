@@ -51,16 +51,18 @@ def test_tens_only_names_a_tens_digit_slip_and_nothing_else():
     assert not judge_by_op.tens_only("Step 2: 85 + 2 = 87.", "Step 2: 85 + 2 = 87.")  # no difference
 
 
-def test_eft_slices_the_held_out_judge_by_tens_only_and_position():
+def test_eft_slices_the_held_out_judge_by_tens_only_kind_and_position():
     eft = pl.DataFrame({"pair_id": ["p1", "p2", "p3"],
                         "candidate_a": ["Step 1: 10 + 6 = 26.", "Step 1: 10 + 6 = 16.", "Step 1: 10 + 6 = 17."],
-                        "candidate_b": ["Step 1: 10 + 6 = 16.", "Step 1: 10 + 6 = 26.", "Step 1: 10 + 6 = 16."]})
+                        "candidate_b": ["Step 1: 10 + 6 = 16.", "Step 1: 10 + 6 = 26.", "Step 1: 10 + 6 = 16."],
+                        "origin": ["synthetic:wrong_tens", "synthetic:wrong_result", "synthetic:wrong_result"]})
     judged = pl.DataFrame({"pair_id": ["p1", "p2", "p3"], "better": ["B", "A", "B"],
                            "correct": [False, True, True]})
     pairs = judge_by_op.eft_pairs(eft, judged)
-    assert pairs.to_dicts() == [{"tens_only": True, "right_in_a": False, "correct": False},
-                                {"tens_only": True, "right_in_a": True, "correct": True},
-                                {"tens_only": False, "right_in_a": False, "correct": True}]
+    assert pairs.to_dicts() == [{"tens_only": True, "kind": "wrong_tens", "right_in_a": False, "correct": False},
+                                {"tens_only": True, "kind": "wrong_result", "right_in_a": True, "correct": True},
+                                {"tens_only": False, "kind": "wrong_result", "right_in_a": False, "correct": True}]
     s = judge_by_op.summary(pairs, ("tens_only",))
-    assert set(s) == {"all", "tens_only"}
+    assert set(s) == {"all", "tens_only", "wrong_result", "wrong_tens"}  # kinds with no pair left out
     assert s["tens_only"] == {"n": 2, "accuracy": 0.5, "accuracy_a": 1.0, "accuracy_b": 0.0}
+    assert s["wrong_result"] == {"n": 2, "accuracy": 1.0, "accuracy_a": 1.0, "accuracy_b": 1.0}
