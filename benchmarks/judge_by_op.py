@@ -12,7 +12,9 @@ operation of the right one, and `dropped_ten` (+ or - with an operand of 10 or m
 candidate is off by exactly ten: M1's error on add16_19), each with its accuracy and by the right
 step's position. An unreadable verdict counts as wrong (as the search's audit counts it). For
 judge_v8 also `split_right` (its worked line is the step split right: where the verdict fails
-there, the comparison failed) and `teen_unsplit` (a +/- operand of 10 or more written unsplit).
+there, the comparison failed), `teen_unsplit` (a +/- operand of 10 or more written unsplit),
+`next_right` and `next_copied_wrong` (its `Next:` line names the problem's operand, or the wrong
+candidate's: a judge that reads the operand off the candidate checks nothing).
 
 `--eft` reads prepare's held-out EFT pairs (eft_test.parquet) and evaluate's judge.parquet of them:
 the judge by whether the two candidates differ only in a tens digit (`tens_only`: every number that
@@ -68,11 +70,20 @@ def worked_line(judgment: str) -> str:
     return re.sub(r"^(Step \d+ gave \d+\. |Start \d+\. )", "", lines[1]) if len(lines) > 1 else ""
 
 
+def next_operand(judgment: str) -> int | None:
+    """The operand judge_v6-v8 restate in their first line (`Next: Gia gives away 17.`), or None."""
+    first = judgment.split("\n", 1)[0]
+    nums = re.findall(r"\d+", first) if first.startswith("Next: ") else []
+    return int(nums[0]) if len(nums) == 1 else None
+
+
 def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
     """One row per judgment of a right against a wrong candidate: the right one's operation,
     whether the wrong one is its dropped ten, the right one's position and whether the verdict
     named it; for judge_v8, whether its worked line is the step split right (`split_right`) and
-    whether it left a +/- operand of 10 or more unsplit (`teen_unsplit`: `5 + 16 = 21`)."""
+    whether it left a +/- operand of 10 or more unsplit (`teen_unsplit`: `5 + 16 = 21`); whether
+    its `Next:` line restates the problem's operand (`next_right`) or the wrong candidate's other one
+    (`next_copied_wrong`: the judge reads the operand off the candidate, not the problem)."""
     key = ["problem_id", "iteration", "loop", "step_idx"]
     # `correct`, as the search's audit (psrlm.pairs.metrics) reads it: `all` is its judge_accuracy_self.
     cand = steps.select(*key, "candidate_idx", "text", right=pl.col("correct"))
@@ -92,9 +103,13 @@ def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
                      "split_right": bool(rs and work == arith.split(rs.a, rs.op, rs.b)),
                      "teen_unsplit": bool(rs and rs.op in "+-" and rs.b >= 10 and ":" not in work
                                           and work.startswith(f"{rs.a} {rs.op} {rs.b} =")),
+                     "next_right": bool(rs) and next_operand(r["judgment"]) == rs.b,
+                     "next_copied_wrong": bool(rs and ws and ws.b != rs.b) and next_operand(r["judgment"]) == ws.b,
                      "right_in_a": r["right_a"], "correct": r["verdict"] == ("A" if r["right_a"] else "B")})
     return pl.DataFrame(rows, schema={"op": pl.String, "dropped_ten": pl.Boolean, "split_right": pl.Boolean,
-                                      "teen_unsplit": pl.Boolean, "right_in_a": pl.Boolean, "correct": pl.Boolean})
+                                      "teen_unsplit": pl.Boolean, "next_right": pl.Boolean,
+                                      "next_copied_wrong": pl.Boolean, "right_in_a": pl.Boolean,
+                                      "correct": pl.Boolean})
 
 
 def tens_only(a: str, b: str) -> bool:
@@ -159,9 +174,10 @@ def main() -> None:
                                         read_table(d / "judgments.parquet", SEARCH_JUDGMENTS).collect())
                            for d in shards])
         row = {"label": args.label, "search": str(args.search),
-               "by_op": summary(pairs, ("dropped_ten", "split_right", "teen_unsplit"))}
+               "by_op": summary(pairs, ("dropped_ten", "split_right", "teen_unsplit", "next_right",
+                                        "next_copied_wrong"))}
         for op, m in row["by_op"].items():
-            print(f"{op:>11} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
+            print(f"{op:>17} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
         with Path(args.out).open("a") as f:
             f.write(json.dumps(row) + "\n")
         return

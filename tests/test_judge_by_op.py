@@ -16,28 +16,36 @@ def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten(
         {**key, "candidate_idx": 0, "text": "Step 1: 71 - 17 = 54.", "correct": True},
         {**key, "candidate_idx": 1, "text": "Step 1: 71 - 17 = 64.", "correct": False},
         {**key, "candidate_idx": 2, "text": "Step 1: 71 - 17 = 53.", "correct": False},
+        {**key, "candidate_idx": 3, "text": "Step 1: 71 - 10 = 61.", "correct": False},
     ])
-    split = "Next: x.\nStart 71. 71 - 17: 71 - 10 = 61, 61 - 7 = 54\nA: ...\n[[A]]"
+    split = "Next: Gia gives away 17.\nStart 71. 71 - 17: 71 - 10 = 61, 61 - 7 = 54\nA: ...\n[[A]]"
     judgments = pl.DataFrame([
         {**key, "candidate_a": 0, "candidate_b": 1, "verdict": "A", "judgment": split},  # right, in A
         {**key, "candidate_a": 1, "candidate_b": 0, "verdict": "A", "judgment": split},  # the dropped ten chosen
         {**key, "candidate_a": 2, "candidate_b": 0, "verdict": None,  # unreadable: wrong; the teen left whole
          "judgment": "Next: x.\nStart 71. 71 - 17 = 64\nA: ..."},
         {**key, "candidate_a": 1, "candidate_b": 2, "verdict": "B", "judgment": ""},  # two wrong: not counted
+        {**key, "candidate_a": 3, "candidate_b": 0, "verdict": "A",  # the wrong operand restated as the problem's
+         "judgment": "Next: Gia gives away 10.\nStart 71. 71 - 10: 71 - 10 = 61, 61 - 0 = 61\nA: ...\n[[A]]"},
     ], schema_overrides={"verdict": pl.String})
     pairs = judge_by_op.search_pairs(steps, judgments)
     assert pairs.to_dicts() == [
-        {"op": "-", "dropped_ten": True, "split_right": True, "teen_unsplit": False, "right_in_a": True,
-         "correct": True},
-        {"op": "-", "dropped_ten": True, "split_right": True, "teen_unsplit": False, "right_in_a": False,
-         "correct": False},
-        {"op": "-", "dropped_ten": False, "split_right": False, "teen_unsplit": True, "right_in_a": False,
-         "correct": False},
+        {"op": "-", "dropped_ten": True, "split_right": True, "teen_unsplit": False, "next_right": True,
+         "next_copied_wrong": False, "right_in_a": True, "correct": True},
+        {"op": "-", "dropped_ten": True, "split_right": True, "teen_unsplit": False, "next_right": True,
+         "next_copied_wrong": False, "right_in_a": False, "correct": False},
+        {"op": "-", "dropped_ten": False, "split_right": False, "teen_unsplit": True, "next_right": False,
+         "next_copied_wrong": False, "right_in_a": False, "correct": False},
+        {"op": "-", "dropped_ten": False, "split_right": False, "teen_unsplit": False, "next_right": False,
+         "next_copied_wrong": True, "right_in_a": False, "correct": False},
     ]
+    assert judge_by_op.next_operand("Next: Leo keeps one of 5 equal shares.\nStart 20.") == 5
+    assert judge_by_op.next_operand("Step 1 gave 5.") is None  # not a Next: line
     assert judge_by_op.summary(pairs, ("split_right",))["split_right"]["n"] == 2
     summary = judge_by_op.summary(pairs)
-    assert summary["all"] == {"n": 3, "accuracy": 0.3333, "accuracy_a": 1.0, "accuracy_b": 0.0}
+    assert summary["all"] == {"n": 4, "accuracy": 0.25, "accuracy_a": 1.0, "accuracy_b": 0.0}
     assert summary["dropped_ten"]["n"] == 2 and set(summary) == {"all", "dropped_ten", "-"}
+    assert judge_by_op.summary(pairs, ("next_copied_wrong",))["next_copied_wrong"]["n"] == 1
 
 
 def test_tens_only_names_a_tens_digit_slip_and_nothing_else():
