@@ -71,7 +71,8 @@ def worked_line(judgment: str) -> str:
 
 
 def next_operand(judgment: str) -> int | None:
-    """The operand judge_v6-v8 restate in their first line (`Next: Gia gives away 17.`), or None."""
+    """The operand a synthetic judgment restates in its first line (`Next: Gia gives away 17.`,
+    psrlm.arith's formats), or None."""
     first = judgment.split("\n", 1)[0]
     nums = re.findall(r"\d+", first) if first.startswith("Next: ") else []
     return int(nums[0]) if len(nums) == 1 else None
