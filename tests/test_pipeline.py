@@ -13,6 +13,12 @@ from psrlm import arith
 from psrlm.tables import EVAL_JUDGE, EVAL_SOLVE, PAIRS, read_table
 
 
+# The tests that run `dvc` in the shared smoke DAG run on one worker, one at a time (pyproject.toml's
+# --dist loadgroup): `dvc` takes the repository's lock.
+SHARED_DVC = pytest.mark.xdist_group("smoke-dag-dvc")
+
+
+@SHARED_DVC
 def test_status_is_clean_and_a_second_repro_does_nothing(pipeline):
     status = subprocess.run(["dvc", "status"], cwd=pipeline, capture_output=True, text=True).stdout
     assert "up to date" in status
@@ -187,6 +193,7 @@ def test_evaluate_grades_the_benchmark_subsets(pipeline):
     assert report["synthetic"]["step_arithmetic"] is None or 0 <= report["synthetic"]["step_arithmetic"] <= 1
 
 
+@SHARED_DVC
 def test_report_has_the_tables_and_plots(pipeline):
     md = (pipeline / "reports/summary/report.md").read_text()
     for heading in ("Accuracy per model", "Judge accuracy on held-out EFT", "Steps per answer",
@@ -342,7 +349,7 @@ def test_own_eft_labels_the_models_own_steps_and_every_model_is_judged_on_the_ow
     report = json.loads((pipeline / "reports/own_eft/train.json").read_text())
     assert report["pair_rows"] == eft.height and report["candidates"] == steps.height
     test = read_table(pipeline / "data/own_eft/test/eft.parquet", EFT).collect()
-    for model in ("sft", "m1", "m2"):  # every model is judged on the same held-out own pairs
+    for model in ("m1", "m2", "m3"):  # every model is judged on the same held-out own pairs
         judge = json.loads((pipeline / f"reports/eval/{model}.json").read_text())["judge"]
         judged = read_table(pipeline / f"data/eval/{model}/judge_own.parquet", EVAL_JUDGE).collect()
         assert judge["own_n"] == judged.height == min(test.height, smoke_params()["evaluate"]["own_eft_limit"])
@@ -398,17 +405,18 @@ def test_judge_phase_trains_the_sft_model_on_own_pairs_with_replay(pipeline, tmp
     assert any(not torch.equal(a, b) for a, b in zip(sft.parameters(), m1.parameters()))
 
 
-def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(pipeline_copy):
+def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(repo_copy):
     """Issue 16's acceptance at smoke size: `dvc exp run -S prepare.task=gsm8k` (small sizes, one
-    SFT pass, own-sample labels by Monte-Carlo rollouts) reruns the whole chain on real data; every
-    table keeps its schema, the held-out test is GSM8K's test split, and the reports name the task."""
+    SFT pass, own-sample labels by Monte-Carlo rollouts) runs the whole chain on real data; every
+    table keeps its schema, the held-out test is GSM8K's test split, and the reports name the task.
+    It starts from a fresh copy, not the smoke DAG: a new task reruns every stage anyway, and so it
+    runs while the smoke DAG is built."""
     import yaml
 
     from psrlm import tables, textsteps
 
-    pipeline = pipeline_copy
+    pipeline = repo_copy
     sh = shell(pipeline)
-    commit_workspace(sh)
     sizes = {"ift_train_size": 300, "eft_train_size": 600, "eft_test_size": 40, "test_size": 16,
              "judge_test_size": 8, "judge_train_size": 0}
     try:
@@ -444,10 +452,16 @@ def test_the_chain_runs_on_gsm8k_as_an_experiment_with_the_same_schemas(pipeline
         assert "GSM8K test split" in (pipeline / "reports/comparison/comparison.md").read_text()
         params = yaml.safe_load((pipeline / "params.yaml").read_text())
         assert params["prepare"]["task"] == "gsm8k"  # exp run leaves its params in the workspace
+        assert "up to date" in sh("dvc", "status")  # and the lineage of what it ran
     finally:
-        sh("git", "checkout", "--", "params.yaml", "dvc.lock", "reports")
-        sh("dvc", "checkout", "--force")
-    assert "up to date" in sh("dvc", "status")
+        sh("git", "checkout", "--", "params.yaml")
+    # the experiment is kept, with its params and metrics, whatever the workspace holds
+    shown = json.loads(sh("dvc", "exp", "show", "--json"))
+    exps = [e for rev in shown for exp in (rev.get("experiments") or []) for e in exp["revs"]]
+    [gsm8k] = [e for e in exps if e["name"] == "gsm8k"]
+    data = gsm8k["data"]
+    assert data["params"]["params.yaml"]["data"]["prepare"]["task"] == "gsm8k"
+    assert data["metrics"]["reports/prepare.json"]["data"]["task"] == "gsm8k"
 
 
 def test_two_search_shards_cover_the_pool_once_and_pairs_merges_them(pipeline, tmp_path):
