@@ -97,10 +97,12 @@ def start_smoke_dag(temp: Path) -> None:
             return
         make_repo_copy(folder)
         # Its own session: it outlives the worker that started it (the other may still need it).
+        # One torch thread even with `-n 0`: it always runs beside the tests (see the top of the file).
         global _BUILD
         _BUILD = subprocess.Popen(
             ["sh", "-c", "dvc repro > ../repro.log 2>&1; echo $? > ../rc.tmp && mv ../rc.tmp ../rc"],
-            cwd=folder / "repo", start_new_session=True, stdin=subprocess.DEVNULL)
+            cwd=folder / "repo", start_new_session=True, stdin=subprocess.DEVNULL,
+            env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 @pytest.fixture(scope="session")
@@ -153,15 +155,15 @@ def pytest_collection_modifyitems(items):
 
     def rank(item):
         uses = set(item.fixturenames)
-        return (bool(DAG_FIXTURES & uses), "pipeline_copy" not in uses,
-                "repo_copy" not in uses and item.get_closest_marker("slow") is None)
+        return (bool(DAG_FIXTURES & uses), "pipeline_copy" not in uses, item.get_closest_marker("slow") is None)
 
     items.sort(key=rank)  # stable: file order within each rank
 
 
 def pytest_collection_finish(session):
-    """Start the smoke DAG's build as soon as the selected tests are known to need it."""
-    if any(DAG_FIXTURES & set(item.fixturenames) for item in session.items):
+    """Start the smoke DAG's build as soon as the selected tests are known to need it (not for
+    `--collect-only`, which runs none)."""
+    if not session.config.option.collectonly and any(DAG_FIXTURES & set(item.fixturenames) for item in session.items):
         start_smoke_dag(shared_temp(session.config))
 
 
