@@ -61,7 +61,7 @@ Positive = Annotated[int, Range(ge=1)]  # batch sizes, widths, token budgets, wo
 Rate = Annotated[float, Range(gt=0)]  # learning rates, epochs, seconds, beta
 NonNegative = Annotated[float, Range(ge=0)]  # weights, weight decay, temperature (0 = greedy)
 Share = Annotated[float, Range(ge=0, lt=1)]  # warmup ratio, a mix's share of one kind
-Probability = Annotated[float, Range(gt=0, le=1)]  # top_p, a memory share, a share of steps that may be all
+Probability = Annotated[float, Range(gt=0, le=1)]  # top_p, a memory share
 
 
 # The task a run is on (prepare.task; psrlm/task.py gives each its ground truth).

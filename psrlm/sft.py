@@ -15,7 +15,7 @@ import polars as pl
 
 from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError
-from psrlm.params import Count, NonNegative, Positive, Probability, Rate, Share, TrainingParams
+from psrlm.params import Count, NonNegative, Positive, Rate, Share, TrainingParams
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,6 @@ class TrainParams:
 class SftParams(TrainParams):
     eft_fraction: Share
     ema_decay: Share
-    decay_ratio: Probability
 
 
 def sft_examples(ift: pl.DataFrame, eft: pl.DataFrame, eft_fraction: float, seed: int,
@@ -121,13 +120,10 @@ def ema(decay: float):
 
 
 def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: TrainingParams,
-            seed: int | None = None, learning_rate: float | None = None, callbacks=(), ema_decay: float = 0.0,
-            decay_ratio: float = 1.0):
+            seed: int | None = None, learning_rate: float | None = None, callbacks=(), ema_decay: float = 0.0):
     """TRL's SFTTrainer on the model in `model_dir` and `data`, configured from the params (the
     training stages and benchmarks/sft_overhead.py build it here, so they train alike): (trainer,
-    tokenizer). The seed and learning rate default to the params'. `decay_ratio` < 1 holds the peak
-    learning rate after the warm-up and spends only that share of the steps on the cosine decay
-    (warmup-stable-decay, transformers' `warmup_stable_decay`); 1 is the plain cosine schedule."""
+    tokenizer). The seed and learning rate default to the params'."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
     from trl import SFTConfig, SFTTrainer
@@ -161,15 +157,6 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: 
 
         trained_tokens = 0  # real (non-pad) tokens of every training batch, all processes
 
-        def create_scheduler(self, num_training_steps, optimizer=None):
-            # The decay's length is a share of the steps, which are known only here (a token
-            # budget sets the epochs after the trainer is built).
-            if decay_ratio < 1 and self.lr_scheduler is None:
-                self.args.lr_scheduler_type = "warmup_stable_decay"
-                self.args.lr_scheduler_kwargs = {"num_decay_steps": max(1, round(decay_ratio * num_training_steps)),
-                                                 "decay_type": "cosine"}
-            return super().create_scheduler(num_training_steps, optimizer)
-
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs["use_cache"] = False  # as TRL does: no KV cache while training
             if model.training:
@@ -178,23 +165,21 @@ def trainer(model_dir: str, data, p: TrainParams, output_dir: str, *, training: 
                                         num_items_in_batch=num_items_in_batch)
 
     callbacks = [*callbacks, ema(ema_decay)] if ema_decay > 0 else list(callbacks)
-    if not 0 < decay_ratio <= 1:
-        raise PsrlmError(f"sft.decay_ratio must be in (0, 1], got {decay_ratio}")
     return PlainLossSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
                                callbacks=callbacks), tok
 
 
 def train(model_dir: str, data, p: TrainParams, out: Path, log_path: Path, *, training: TrainingParams,
           seed: int | None = None, learning_rate: float | None = None, token_budget: float | None = None,
-          ema_decay: float = 0.0, decay_ratio: float = 1.0) -> dict:
+          ema_decay: float = 0.0) -> dict:
     """Train the model in `model_dir` on `data` (see `trainer`) and save it to `out`;
     `token_budget` replaces `p.epochs` by as many passes (a fraction, usually) as train on that many
     tokens (the baseline stage sets it, with its own seed and learning rate); `ema_decay` > 0 saves
-    the moving average of the weights instead of the last ones (`ema`); `decay_ratio` as in `trainer`."""
+    the moving average of the weights instead of the last ones (`ema`)."""
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         tr, tok = trainer(model_dir, data, p, tmp, training=training, seed=seed, learning_rate=learning_rate,
-                          callbacks=[trainlog.callback(rows, LOG)], ema_decay=ema_decay, decay_ratio=decay_ratio)
+                          callbacks=[trainlog.callback(rows, LOG)], ema_decay=ema_decay)
         tokens = sum(len(x) for x in tr.train_dataset["input_ids"])
         if token_budget is not None:  # read by Trainer.train() when it plans its steps
             tr.args.num_train_epochs = token_budget / tokens

@@ -98,8 +98,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with Outputs(commit=is_main_process()) as o:
         stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log), training=training, seed=seed,
-                      learning_rate=learning_rate, token_budget=budget, ema_decay=p.ema_decay,
-                      decay_ratio=p.decay_ratio)
+                      learning_rate=learning_rate, token_budget=budget, ema_decay=p.ema_decay)
         stats.update(trained=True, token_budget=round(budget),
                      dpo_train_tokens=sum(r["train_tokens"] for r in reports), learning_rate=learning_rate)
         o.json(args.report, BASELINE.check(stats, args.report))

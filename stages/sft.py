@@ -70,8 +70,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with Outputs(commit=is_main_process()) as o:
         stats = train(args.model, as_chat(examples), p, o.path(args.out), o.path(args.log), training=training,
-                      token_budget=budget, ema_decay=p.ema_decay,
-                      decay_ratio=p.decay_ratio)
+                      token_budget=budget, ema_decay=p.ema_decay)
         stats.update(examples=len(examples), eft_examples=int((examples["kind"] == "eft").sum()),
                      token_budget=budget)
         o.json(args.report, SFT.check(stats, args.report))

@@ -22,9 +22,12 @@ def test_mix_refuses_more_eft_than_there_is():
         sft.sft_examples(IFT, EFT, 0.75, 0, "S {problem}", "J")
 
 
-def tiny_sft(tmp_path):
-    """A tiny scratch M0 (saved in tmp_path/m0), 48 one-step examples and fp32 training params."""
+def test_ema_leaves_training_alone_and_saves_the_moving_average(tmp_path):
+    """Real TRL on a tiny scratch model: the weight average changes no training step (same loss log)
+    and the saved model is the average (decay 0.5 ≈ the last few steps), not the last weights."""
     from types import SimpleNamespace
+
+    from safetensors.torch import load_file
 
     from psrlm import model as models
     from psrlm.params import TrainingParams
@@ -39,18 +42,8 @@ def tiny_sft(tmp_path):
     data = sft.as_chat(pl.DataFrame({"kind": "ift", "prompt": [f"Ann has {i} pens." for i in range(48)],
                                      "completion": [f"Step 1: {i} + 1 = {i + 1}." for i in range(48)]}))
     p = sft.SftParams(seed=0, learning_rate=0.01, epochs=1.0, batch_size=8, warmup_ratio=0.0, weight_decay=0.0,
-                      max_length=64, logging_steps=1, eft_fraction=0.5, ema_decay=0.5,
-                      decay_ratio=1.0)
+                      max_length=64, logging_steps=1, eft_fraction=0.5, ema_decay=0.5)
     training = TrainingParams(launcher="python", gradient_checkpointing=False, bf16=False)
-    return m0, data, p, training
-
-
-def test_ema_leaves_training_alone_and_saves_the_moving_average(tmp_path):
-    """Real TRL on a tiny scratch model: the weight average changes no training step (same loss log)
-    and the saved model is the average (decay 0.5 ≈ the last few steps), not the last weights."""
-    from safetensors.torch import load_file
-
-    m0, data, p, training = tiny_sft(tmp_path)
     runs = {}
     for decay in (0.0, 0.5):
         out, log = tmp_path / f"m{decay}", tmp_path / f"loss{decay}.tsv"
@@ -64,26 +57,3 @@ def test_ema_leaves_training_alone_and_saves_the_moving_average(tmp_path):
     # the average lies between the start and the end of training on every weight that moved
     for k in moved:
         assert (avg[k] - last[k]).abs().sum() < (first[k] - last[k]).abs().sum()
-
-
-def test_decay_ratio_holds_the_peak_rate_then_decays(tmp_path):
-    """Real TRL: with decay_ratio 0.5 the logged learning rate stays at the peak for the first half of
-    the 12 steps and then falls by a cosine; 1.0 is the plain cosine schedule (falls from the
-    first step on)."""
-    import dataclasses
-
-    m0, data, p, training = tiny_sft(tmp_path)
-    p = dataclasses.replace(p, epochs=2.0)
-    lr = {}
-    for ratio in (1.0, 0.5):
-        log = tmp_path / f"loss{ratio}.tsv"
-        stats = sft.train(str(m0), data, p, tmp_path / f"m{ratio}", log, training=training, decay_ratio=ratio)
-        assert stats["steps"] == 12
-        rows = pl.read_csv(log, separator="\t")
-        lr[ratio] = rows["learning_rate"].to_list()
-    assert lr[0.5][:6] == [p.learning_rate] * 6
-    assert all(a > b for a, b in zip(lr[0.5][6:], lr[0.5][7:]))
-    assert lr[0.5][-1] < 0.1 * p.learning_rate  # the last of 6 cosine steps: 0.067 of the peak
-    assert all(a > b for a, b in zip(lr[1.0], lr[1.0][1:]))  # cosine: no stable part
-    with pytest.raises(PsrlmError, match="decay_ratio"):
-        sft.train(str(m0), data, p, tmp_path / "bad", tmp_path / "bad.tsv", training=training, decay_ratio=0.0)
