@@ -284,6 +284,15 @@ def corrupt_step(rng: random.Random, problem: Problem, index: int, kind: str, d:
     raise ValueError(f"unknown corruption {kind!r}")
 
 
+def wrong_fields(cand: str, prev: int, op: str, b: int) -> int | None:
+    """How many of the step's four fields (first operand, operator, operand, result) `cand` gets
+    wrong against the right step `prev op b`; None when it is not a step."""
+    s = parse_step(cand)
+    if s is None:
+        return None
+    return sum(r != c for r, c in zip((prev, op, b, apply(prev, op, b)), (s.a, s.op, s.b, s.c)))
+
+
 def _valid(a: int, op: str, b: int) -> bool:
     """Whether `a op b` is an exact, non-negative result (a step the task could contain)."""
     try:
@@ -555,6 +564,11 @@ def split_judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int,
 JUDGMENTS = {"judge_v1": judgment, "judge_v2": inverse_judgment, "judge_v3": inverse_judgment,
              "judge_v4": column_judgment, "judge_v5": worked_judgment, "judge_v6": sourced_judgment,
              "judge_v7": bound_judgment, "judge_v8": split_judgment}
+
+
+# The formats that hold every field of a candidate beside the right step's (`_fields`), so that a
+# judgment can say which of two wrong candidates is the smaller error (prepare.both_wrong_share).
+FIELD_JUDGMENTS = frozenset({"judge_v1", "judge_v5", "judge_v6", "judge_v8"})
 
 
 def judgment_for(template: str):

@@ -69,25 +69,34 @@ def problem_rows(problems: list[arith.Problem], prefix: str) -> pl.DataFrame:
 
 def eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
              d: arith.Difficulty, corruption_weights: dict[str, float],
-             judgment=arith.judgment) -> pl.DataFrame:
-    """One pair per problem: at a random step, the gold step against a corrupted one.
+             judgment=arith.judgment, both_wrong_share: float = 0.0) -> pl.DataFrame:
+    """One pair per problem: at a random step, the gold step against a corrupted one; or, in
+    `both_wrong_share` of the pairs (`both_wrong`), two corruptions of it.
 
     The better step's position is exactly balanced (half A, half B, shuffled with the seed).
     """
     positions = ["A", "B"] * (len(problems) // 2) + ["A"] * (len(problems) % 2)
     rng.shuffle(positions)
+    n_both = round(len(problems) * both_wrong_share)
+    both = [True] * n_both + [False] * (len(problems) - n_both)
+    if n_both:  # no draw otherwise: a share of 0 leaves the table's bytes as they were
+        rng.shuffle(both)
     kinds = [k for k in arith.CORRUPTIONS if corruption_weights.get(k, 0) > 0]
     rows = []
-    for i, (prob, better) in enumerate(zip(problems, positions)):
+    for i, (prob, better, two_wrong) in enumerate(zip(problems, positions, both)):
         idx = rng.randint(1, len(prob.ops))
-        kind = rng.choices(kinds, weights=[corruption_weights[k] for k in kinds])[0]
         gold, vals = prob.gold_steps(), prob.values()
-        good, bad = gold[idx - 1], arith.corrupt_step(rng, prob, idx, kind, d)
-        cand_a, cand_b = (good, bad) if better == "A" else (bad, good)
         check = (idx, vals[idx - 1], prob.ops[idx - 1], prob.operands[idx - 1], idx == len(gold))
+        if two_wrong:
+            (good, bad), kind = both_wrong(rng, prob, idx, d, kinds, corruption_weights)
+        else:
+            kind = rng.choices(kinds, weights=[corruption_weights[k] for k in kinds])[0]
+            good, bad = gold[idx - 1], arith.corrupt_step(rng, prob, idx, kind, d)
+        cand_a, cand_b = (good, bad) if better == "A" else (bad, good)
         a_ok = arith.check_step(cand_a, *check) == "correct"
         b_ok = arith.check_step(cand_b, *check) == "correct"
-        assert a_ok != b_ok and (a_ok == (better == "A")), (cand_a, cand_b, better)
+        assert (not a_ok and not b_ok) if two_wrong else (a_ok != b_ok and a_ok == (better == "A")), \
+            (cand_a, cand_b, better)
         pid = f"{prefix}-{i:06d}"
         rows.append({
             "pair_id": f"{pid}-s{idx}", "problem_id": pid, "problem": prob.text, "step_idx": idx,
@@ -97,6 +106,27 @@ def eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
                                                               arith.step_sentence(prob.text, idx)),
         })
     return pl.DataFrame(rows, schema=EFT.polars_schema())
+
+
+def both_wrong(rng: random.Random, prob: arith.Problem, idx: int, d: arith.Difficulty, kinds: list[str],
+               weights: dict[str, float], tries: int = 50) -> tuple[tuple[str, str], str]:
+    """Two corruptions of gold step `idx` that get different numbers of fields wrong
+    (`arith.wrong_fields`), as (better, worse), and their origin (`kind+kind`, the better's first).
+
+    Why (issue 28): with exactly one right candidate in every pair, the judge's B line can be read
+    off its A line ("B is the other"), and a 1M model's judge learns that instead of checking B.
+    When both are wrong, each line has to be checked on its own; the verdict goes to the smaller
+    error, so a pair still has one better step."""
+    a, op, b = prob.values()[idx - 1], prob.ops[idx - 1], prob.operands[idx - 1]
+    for _ in range(tries):
+        k1, k2 = (rng.choices(kinds, weights=[weights[k] for k in kinds])[0] for _ in range(2))
+        s1, s2 = (arith.corrupt_step(rng, prob, idx, k, d) for k in (k1, k2))
+        w1, w2 = arith.wrong_fields(s1, a, op, b), arith.wrong_fields(s2, a, op, b)
+        if w1 != w2:
+            return ((s1, s2), f"{k1}+{k2}") if w1 < w2 else ((s2, s1), f"{k2}+{k1}")
+    raise ParamsError(f"prepare.both_wrong_share: no two corruptions of kinds {kinds} with different "
+                     f"numbers of wrong fields in {tries} draws (step {idx} of {prob.text!r}); "
+                     "corruption_weights needs a result kind and an operand or operator kind")
 
 
 def score_eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
@@ -161,7 +191,7 @@ def tables(p: PrepareParams, sizes: dict[str, int], judgment) -> tuple[list, dic
     tables = [
         (problem_rows(split["ift_train"], "ift"), "ift_train", PROBLEMS),
         (eft_rows(random.Random(p.seed + 1), split["eft_train"], "eft_train", d,
-                  p.corruption_weights, judgment), "eft_train", EFT),
+                  p.corruption_weights, judgment, p.both_wrong_share), "eft_train", EFT),
         (eft_rows(random.Random(p.seed + 2), split["eft_test"], "eft_test", d,
                   p.corruption_weights, judgment), "eft_test", EFT),
         (problem_rows(split["test"], "test"), "test", PROBLEMS),

@@ -123,10 +123,13 @@ EFT = Schema(
     rules=(
         at_least("step_idx", 1),
         one_of("better", VERDICTS),
-        Rule("b_correct", "the opposite of a_correct (one right, one wrong candidate)",
-             pl.col("a_correct") != pl.col("b_correct")),
+        Rule("b_correct", "false where a_correct is true (at most one right candidate)",
+             ~(pl.col("a_correct") & pl.col("b_correct"))),
+        # Where both are wrong (prepare.both_wrong_share) the better one is the smaller error,
+        # which the judgment's field checks state and its verdict ends in (the rule below).
         Rule("better", "the right candidate's letter",
-             pl.col("better") == pl.when(pl.col("a_correct")).then(pl.lit("A")).otherwise(pl.lit("B"))),
+             pl.when(pl.col("a_correct")).then(pl.col("better") == "A")
+             .when(pl.col("b_correct")).then(pl.col("better") == "B").otherwise(pl.lit(True))),
         Rule("judgment", "ends in the verdict [[better]]",
              pl.col("judgment").str.strip_chars().str.ends_with(pl.lit("[[") + pl.col("better") + pl.lit("]]"))),
     ),

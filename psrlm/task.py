@@ -16,7 +16,7 @@ from typing import Annotated, Literal, NamedTuple, Protocol
 import polars as pl
 
 from psrlm import arith, outcome, realdata, synthdata, textsteps
-from psrlm.params import Count, NonNegative, ParamsError, Positive, Range, TaskName
+from psrlm.params import Count, NonNegative, ParamsError, Positive, Range, Share, TaskName
 from psrlm.synthdata import BASE
 
 # Steps a real-data solution may run past its gold solution's length before the rest are
@@ -46,6 +46,7 @@ class PrepareParams:
     value_max: Positive
     op_weights: dict[Literal["+", "-", "*", "/"], NonNegative]
     corruption_weights: dict[Literal[arith.CORRUPTIONS], NonNegative]
+    both_wrong_share: Share
     ift_train_size: Count
     eft_train_size: Count
     eft_test_size: Count
@@ -80,6 +81,9 @@ class PrepareParams:
         if self.task != "synthetic" and (self.tiers or set(self.pool_tiers.values()) - {BASE}):
             raise ParamsError(f"prepare.tiers: difficulty tiers are the synthetic task's; the {self.task} "
                               "task needs tiers and pool_tiers null or {}")
+        if self.task != "synthetic" and self.both_wrong_share:
+            raise ParamsError(f"prepare.both_wrong_share: two-wrong judge pairs are made from the synthetic "
+                              f"task's corruptions; the {self.task} task needs 0")
         synthdata.check_difficulty(synthdata.difficulty(self), "prepare")
         for name, change in self.tiers.items():
             if name == BASE or not name.isidentifier():
@@ -133,9 +137,15 @@ class Synthetic:
 
     def __init__(self, judge_template: str):
         self._judgment = arith.judgment_for(judge_template)  # an unknown prompt fails here, first
+        self._template = judge_template
 
     def build(self, p: PrepareParams) -> Built:
         """Every table from the seeded problem streams; EFT targets in the judge prompt's format."""
+        if p.both_wrong_share and self._template not in arith.FIELD_JUDGMENTS:
+            # Other formats check a candidate by one recomputation, which says wrong or right but
+            # not which of two wrong steps is the smaller error: the verdict would be unexplained.
+            raise ParamsError(f"prepare.both_wrong_share: needs a judge format that checks each field "
+                              f"({', '.join(sorted(arith.FIELD_JUDGMENTS))}); prompts.judge is {self._template}")
         tables, pools = synthdata.tables(p, split_sizes(p), self._judgment)
         return Built(tables, pools, {})
 

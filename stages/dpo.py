@@ -106,7 +106,9 @@ TRAIN_COLUMNS = ("problem_id", "step_idx", "prompt", "chosen", "rejected", "is_f
 def replay(eft: pl.DataFrame, n: int, seed: int, chat, solve_t: str) -> pl.DataFrame:
     """`n` labelled step pairs drawn from the EFT table with `seed` (all of them when it has no
     more), as training rows: the better candidate chosen, the other rejected, after the same
-    context the search gives the solver (psrlm.prompts.step_context)."""
+    context the search gives the solver (psrlm.prompts.step_context). Pairs whose candidates are
+    both wrong (prepare.both_wrong_share) teach the judge, not the solver: never replayed."""
+    eft = eft.filter(pl.col("a_correct") | pl.col("b_correct"))
     rows = eft.sample(min(n, eft.height), seed=seed, shuffle=True)
     out = []
     for r in rows.iter_rows(named=True):

@@ -93,12 +93,15 @@ def test_pairs_longer_than_max_length_are_dropped_and_counted_not_cut(tok):
 def test_replay_draws_labelled_pairs_in_the_search_context(tok):
     from psrlm.engine import chat_of
 
+    # e5: both candidates wrong (prepare.both_wrong_share), a judge example, never a replayed pair
     eft = pl.DataFrame({
-        "pair_id": [f"e{i}" for i in range(5)], "problem": ["Ann has 12 pens. Ann gets 5 more."] * 5,
-        "step_idx": [1] * 5, "prefix_steps": [[]] * 4 + [["Step 1: 12 + 5 = 17."]],
-        "candidate_a": ["Step 1: 12 + 5 = 17. The answer is \\boxed{17}.", "Step 1: 12 + 5 = 18."] * 2 + ["x"],
-        "candidate_b": ["Step 1: 12 + 5 = 16.", "Step 1: 12 + 5 = 17."] * 2 + ["y"],
-        "better": ["A", "B", "A", "B", "B"]})
+        "pair_id": [f"e{i}" for i in range(6)], "problem": ["Ann has 12 pens. Ann gets 5 more."] * 6,
+        "step_idx": [1] * 6, "prefix_steps": [[]] * 4 + [["Step 1: 12 + 5 = 17."]] * 2,
+        "candidate_a": ["Step 1: 12 + 5 = 17. The answer is \\boxed{17}.", "Step 1: 12 + 5 = 18."] * 2 + ["x", "u"],
+        "candidate_b": ["Step 1: 12 + 5 = 16.", "Step 1: 12 + 5 = 17."] * 2 + ["y", "v"],
+        "a_correct": [True, False, True, False, False, False],
+        "b_correct": [False, True, False, True, True, False],
+        "better": ["A", "B", "A", "B", "B", "A"]})
     solve_t = template("solve_v2")
     rows = dpo.replay(eft, 5, 7, chat_of(tok), solve_t)
     assert rows.height == 5 and rows.columns == list(dpo.TRAIN_COLUMNS)
@@ -110,7 +113,7 @@ def test_replay_draws_labelled_pairs_in_the_search_context(tok):
     # seeded: the same draw for the same seed, another for another; never more than the table holds
     assert dpo.replay(eft, 2, 7, chat_of(tok), solve_t).equals(dpo.replay(eft, 2, 7, chat_of(tok), solve_t))
     assert len({tuple(dpo.replay(eft, 2, s, chat_of(tok), solve_t)["problem_id"]) for s in range(8)}) > 1
-    assert dpo.replay(eft, 50, 7, chat_of(tok), solve_t).height == 5
+    assert dpo.replay(eft, 50, 7, chat_of(tok), solve_t).height == 5  # of 6: e5 is never drawn
 
 
 def test_union_replay_and_init_first_train_on_what_they_say(pipeline, tmp_path):

@@ -152,6 +152,40 @@ def test_eft_better_step_is_right_other_wrong_and_positions_balanced(prepared, s
     assert set(eft["origin"]) <= {f"synthetic:{k}" for k in arith.CORRUPTIONS}
 
 
+def test_both_wrong_pairs_judge_the_smaller_error_and_change_no_other_table(tmp_path):
+    """prepare.both_wrong_share 0.25: that share of the EFT train pairs has two wrong candidates,
+    the better one with fewer wrong fields, both judged Wrong and the verdict on the better; the
+    better's position stays balanced, and every other table is the default's bytes."""
+    out = prepare(tmp_path, prepare={"both_wrong_share": 0.25}, prompts={"judge": "judge_v8"})
+    eft = load(out, "eft_train")
+    both = eft.filter(~pl.col("a_correct") & ~pl.col("b_correct"))
+    assert both.height == round(eft.height * 0.25) > 0
+    for row in both.iter_rows(named=True):
+        good, bad = ((row["candidate_a"], row["candidate_b"]) if row["better"] == "A"
+                     else (row["candidate_b"], row["candidate_a"]))
+        assert good.startswith(f"Step {row['step_idx']}: ") and bad.startswith(f"Step {row['step_idx']}: ")
+        kinds = row["origin"].removeprefix("synthetic:").split("+")
+        assert len(kinds) == 2 and set(kinds) <= set(arith.CORRUPTIONS), row["origin"]
+        lines = row["judgment"].splitlines()
+        assert lines[-3].endswith("Wrong.") and lines[-2].endswith("Wrong.") and lines[-1] == f"[[{row['better']}]]"
+        # the better one's line has fewer fields marked `no` than the other's
+        line = {lines[-3][0]: lines[-3], lines[-2][0]: lines[-2]}
+        worse = "B" if row["better"] == "A" else "A"
+        assert line[row["better"]].count(" no") < line[worse].count(" no"), row["judgment"]
+    counts = eft["better"].value_counts().sort("better")["count"].to_list()
+    assert abs(counts[0] - counts[1]) <= 1
+    (tmp_path / "plain").mkdir()
+    plain = prepare(tmp_path / "plain", prompts={"judge": "judge_v8"})
+    for name in SPLITS:
+        if name != "eft_train":
+            assert (out / f"{name}.parquet").read_bytes() == (plain / f"{name}.parquet").read_bytes(), name
+    # a format that checks by one recomputation cannot say which wrong step is the smaller error
+    params = write_params(tmp_path / "v3.yaml", smoke_params(prepare={"both_wrong_share": 0.25}))
+    res = run_stage("prepare", "--params", str(params), "--out", str(tmp_path / "v3"), "--report", str(tmp_path / "v3.json"))
+    assert res.returncode != 0 and "prepare.both_wrong_share: needs a judge format" in res.stderr
+    assert not (tmp_path / "v3").exists()
+
+
 def test_appending_a_pool_leaves_earlier_tables_and_the_judge_splits_unchanged(prepared, tmp_path):
     more = prepare(tmp_path, prepare={"pool_sizes": [20, 20, 30]})
     assert len(read_table(more / "pools/iter_3.parquet", PROBLEMS).collect()) == 30
