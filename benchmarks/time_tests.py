@@ -24,10 +24,11 @@ from psrlm.outputs import Outputs
 
 SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|skipped|deselected)")
 DURATION = re.compile(r"^\s*([\d.]+)s (call|setup|teardown)\s+(\S+)")
+FAILED = re.compile(r"^(FAILED|ERROR) (\S+)")  # the -ra summary's lines (pyproject.toml's addopts)
 
 
 def run(args: list[str]) -> dict:
-    """One pytest run: wall seconds, the counts of its summary line, its slowest phases."""
+    """One pytest run: wall seconds, the counts of its summary line, what failed, its slowest phases."""
     start = time.time()
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                          capture_output=True, text=True)
@@ -37,8 +38,10 @@ def run(args: list[str]) -> dict:
               for n, kind in SUMMARY.findall(lines[-1] if lines else "")}
     slowest = [{"seconds": float(m[1]), "phase": m[2], "test": m[3]}
                for m in map(DURATION.match, lines) if m]
+    # A run that failed is no time to compare with: name what failed, so the report says why.
+    failed = [f"{m[1]} {m[2]}" for m in map(FAILED.match, lines) if m]
     return {"args": args, "returncode": res.returncode, "wall_seconds": seconds, "counts": counts,
-            "summary": lines[-1] if lines else res.stderr[-500:], "slowest": slowest}
+            "summary": lines[-1] if lines else res.stderr[-500:], "failed": failed, "slowest": slowest}
 
 
 def main() -> None:
