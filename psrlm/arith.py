@@ -290,7 +290,7 @@ def wrong_fields(cand: str, prev: int, op: str, b: int) -> int | None:
     s = parse_step(cand)
     if s is None:
         return None
-    return sum(r != c for r, c in zip((prev, op, b, apply(prev, op, b)), (s.a, s.op, s.b, s.c)))
+    return sum(r != c for r, c in _field_pairs((prev, op, b, apply(prev, op, b)), s))
 
 
 def _valid(a: int, op: str, b: int) -> bool:
@@ -328,10 +328,15 @@ def judgment(cand_a: str, cand_b: str, better: str, index: int, prev: int, op: s
                      lambda s: _fields(right, s), cand_a, cand_b, better, (index, prev, op, b, final))
 
 
+def _field_pairs(right: tuple[int, str, int, int], s: Step):
+    """(right, candidate) for each field: first operand, operator, operand, result."""
+    return zip(right, (s.a, s.op, s.b, s.c))
+
+
 def _fields(right: tuple[int, str, int, int], s: Step) -> str:
-    """Each field of the right step (first operand, operator, operand, result) beside the
-    candidate's, with `ok` or `no`: every decision is between two adjacent numbers."""
-    return ", ".join(f"{r} {c} {'ok' if r == c else 'no'}" for r, c in zip(right, (s.a, s.op, s.b, s.c)))
+    """Each field of the right step beside the candidate's (`_field_pairs`), with `ok` or `no`:
+    every decision is between two adjacent numbers; `wrong_fields` counts the `no`s."""
+    return ", ".join(f"{r} {c} {'ok' if r == c else 'no'}" for r, c in _field_pairs(right, s))
 
 
 def _answer(s: Step, final: bool) -> str:
