@@ -25,6 +25,8 @@ import argparse
 import json
 import statistics
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -62,8 +64,54 @@ def report_of(path: str) -> metrics.Report | None:
     return next((r for prefix, r in REPORTS.items() if path.startswith(prefix)), None)
 
 
-def runs_from_exp_show(data: list[dict], prefix: str | None) -> list[dict]:
-    """One dict per finished experiment: name, flat params, and metrics by file."""
+def stale_outputs(lock: dict, params: dict) -> set[str]:
+    """The outputs (metrics files among them) of the stages `lock` (a dvc.lock) records for other
+    params than `params` (flat, as `flatten` writes them) or for inputs another stage of the lock
+    no longer writes, and of every stage downstream of one. A run of chosen targets (`dvc exp run
+    evaluate@m3`) commits the metrics files of the stages it skipped as its base commit had them:
+    DVC lists them as the run's metrics, though they measure another run (an SRLM chain trained on
+    other pools)."""
+    stages = (lock or {}).get("stages") or {}
+    outs = {o["path"]: (name, o.get("md5")) for name, s in stages.items() for o in s.get("outs") or []}
+
+    def own(s: dict) -> bool:
+        recorded = {k: v for file in (s.get("params") or {}).values() for k, v in flatten(file).items()}
+        return (any(not _same(params.get(k), v) for k, v in recorded.items())
+                or any(d["path"] in outs and d.get("md5") != outs[d["path"]][1] for d in s.get("deps") or []))
+
+    stale = {name for name, s in stages.items() if own(s)}
+    grew = True
+    while grew:
+        below = {name for name, s in stages.items()
+                 if any(outs.get(d["path"], (None,))[0] in stale for d in s.get("deps") or [])}
+        grew = not below <= stale
+        stale |= below
+    return {o["path"] for name in stale for o in stages[name].get("outs") or []}
+
+
+def _same(a, b) -> bool:
+    """Equal params values, numbers by value: YAML 1.1 (PyYAML) reads `1e-4` as text, DVC as 0.0001."""
+    if a == b:
+        return True
+    try:
+        return not isinstance(a, bool) and not isinstance(b, bool) and float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _written(name: str, files: dict, lock: dict | None, params: dict) -> dict:
+    """`files` without the metrics files its run did not write (`stale_outputs`), saying which."""
+    stale = stale_outputs(lock, params) & set(files) if lock else set()
+    if stale:
+        print(f"{name}: left out {len(stale)} metrics files its run did not write (their stages ran "
+              f"for other params or inputs, dvc.lock): {', '.join(sorted(stale))}", file=sys.stderr)
+    return {p: d for p, d in files.items() if p not in stale}
+
+
+def runs_from_exp_show(data: list[dict], prefix: str | None,
+                       lock_of: Callable[[str], dict | None] = lambda rev: None) -> list[dict]:
+    """One dict per finished experiment: name, flat params, and metrics by file (those its
+    dvc.lock, `lock_of(rev)`, shows the run wrote)."""
     out = []
     for baseline in data:
         for exp in baseline.get("experiments") or []:
@@ -77,6 +125,7 @@ def runs_from_exp_show(data: list[dict], prefix: str | None) -> list[dict]:
                 for path, data in files.items():
                     if report_of(path) is not None:
                         report_of(path).check(data, f"experiment {name}: {path}")
+                files = _written(name, files, lock_of(rev["rev"]), params)
                 out.append({"name": name, "params": params, "metrics": files})
     return sorted(out, key=lambda r: r["name"])
 
@@ -105,6 +154,8 @@ def runs_from_folders(folders: list[Path]) -> list[dict]:
                 files[rel] = report_of(rel).check(data, str(path))
         if not files:
             raise PsrlmError(f"{folder}/reports: no evaluate, search, dpo or baseline report")
+        lock = folder / "dvc.lock"
+        files = _written(folder.name, files, yaml.safe_load(lock.read_text()) if lock.is_file() else None, params)
         out.append({"name": folder.name, "params": params, "metrics": files})
     return sorted(out, key=lambda r: r["name"])
 
@@ -331,7 +382,11 @@ def main() -> None:
         done = subprocess.run(["dvc", "exp", "show", "--json", *revs], cwd=args.repo, capture_output=True, text=True)
         if done.returncode != 0:
             raise PsrlmError(f"dvc exp show failed: {done.stderr.strip()[-500:]}")
-        runs = runs_from_exp_show(json.loads(done.stdout), args.prefix)
+        def lock_of(rev: str) -> dict | None:
+            shown = subprocess.run(["git", "show", f"{rev}:dvc.lock"], cwd=args.repo, capture_output=True, text=True)
+            return yaml.safe_load(shown.stdout) if shown.returncode == 0 else None
+
+        runs = runs_from_exp_show(json.loads(done.stdout), args.prefix, lock_of)
     if not runs:
         raise PsrlmError(f"no finished experiment{' named ' + args.prefix + '*' if args.prefix else ''} "
                          "with metrics (dvc exp show lists the experiments of HEAD)")

@@ -125,6 +125,43 @@ def test_the_srlm_chain_and_the_generation_verification_gap_per_tier():
     assert "| search.judge=self | 1.0 (0.0–2.0) / 20.0 |" in md
 
 
+def lock(srlm_prepare_md5="p1", srlm_seed=0):
+    """A dvc.lock of prepare -> sft -> evaluate@m1 and prepare -> srlm_sft -> evaluate_srlm@m1/m2;
+    the SRLM branch recorded for a prepare output of `srlm_prepare_md5` and a seed of `srlm_seed`."""
+    def stage(deps, outs, params=None):
+        return {"deps": [{"path": p, "md5": m} for p, m in deps], "outs": [{"path": p, "md5": m} for p, m in outs],
+                "params": {"params.yaml": params or {}}}
+    return {"schema": "2.0", "stages": {
+        "prepare": stage([("psrlm/arith.py", "a")], [("data/prepare/eft.parquet", "p1")], {"search.width": 6}),
+        "sft": stage([("data/prepare/eft.parquet", "p1")], [("data/models/m1", "m1")]),
+        "evaluate@m1": stage([("data/models/m1", "m1")], [("reports/eval/m1.json", "e1")]),
+        "srlm_sft": stage([("data/prepare/eft.parquet", srlm_prepare_md5)], [("data/models/srlm_m1", "s1")],
+                          {"pipeline": {"seed": srlm_seed}}),
+        "evaluate_srlm@m1": stage([("data/models/srlm_m1", "s1")], [("reports/eval_srlm/m1.json", "r1")]),
+        "evaluate_srlm@m2": stage([("data/models/srlm_m2", "s2")], [("reports/eval_srlm/m2.json", "r2")])}}
+
+
+def test_metrics_files_of_stages_the_run_did_not_rerun_are_left_out():
+    """A run of chosen targets keeps its base commit's reports of the stages it skipped: compare
+    reads the run's dvc.lock and leaves out a report whose stage (or one above it) was recorded for
+    other inputs or params than the run's."""
+    params = compare.flatten(SHOW[1]["experiments"][0]["revs"][0]["data"]["params"]["params.yaml"]["data"])
+    assert compare.stale_outputs(lock(), params) == set()
+    # srlm_sft trained on a prepare output the run replaced: it and the evaluation below it are stale
+    assert compare.stale_outputs(lock(srlm_prepare_md5="p0"), params) == {"data/models/srlm_m1", "reports/eval_srlm/m1.json"}
+    # ... or for another seed than the run's (params recorded in the lock, numbers by value)
+    assert compare.stale_outputs(lock(srlm_seed=1), params) == {"data/models/srlm_m1", "reports/eval_srlm/m1.json"}
+    assert compare.stale_outputs(lock(srlm_seed=0.0), params) == set()
+    stale = {"judges-1": lock(srlm_prepare_md5="p0")}
+    runs = compare.runs_from_exp_show(SHOW, "judges", lambda rev: next(
+        (stale[e["name"]] for e in SHOW[1]["experiments"] if e["revs"][0]["rev"] == rev and e["name"] in stale), None))
+    one = next(r for r in runs if r["name"] == "judges-1")
+    assert "reports/eval_srlm/m1.json" not in one["metrics"] and "reports/eval_srlm/m2.json" in one["metrics"]
+    assert "reports/eval/m1.json" in one["metrics"]
+    assert [r["metrics"] for r in runs if r["name"] != "judges-1"] == \
+        [r["metrics"] for r in compare.runs_from_exp_show(SHOW, "judges") if r["name"] != "judges-1"]
+
+
 def test_run_folders_give_the_same_summaries_as_the_experiments(tmp_path):
     runs = compare.runs_from_exp_show(SHOW, "judges")
     for e in SHOW[1]["experiments"]:
@@ -140,6 +177,10 @@ def test_run_folders_give_the_same_summaries_as_the_experiments(tmp_path):
     folders = sorted(tmp_path.iterdir())
     assert [compare.summarize(g) for g in compare.group_runs(compare.runs_from_folders(folders))] == \
         [compare.summarize(g) for g in compare.group_runs(runs)]
+    # a folder's dvc.lock leaves out the reports of the stages its run did not rerun, as for experiments
+    (folders[0] / "dvc.lock").write_text(yaml.safe_dump(lock(srlm_prepare_md5="p0")))
+    assert set(compare.runs_from_folders(folders[:1])[0]["metrics"]) == \
+        set(SHOW[1]["experiments"][0]["revs"][0]["data"]["metrics"]) - {"reports/eval_srlm/m1.json"}
     # a folder whose report lost a key, or that is no run at all, is refused naming the file
     m3 = folders[0] / "reports/eval/m3.json"
     m3.write_text(json.dumps({k: v for k, v in json.loads(m3.read_text()).items() if k != "judge"}))
