@@ -64,14 +64,17 @@ def report_of(path: str) -> metrics.Report | None:
     return next((r for prefix, r in REPORTS.items() if path.startswith(prefix)), None)
 
 
-def stale_outputs(lock: dict, params: dict) -> set[str]:
+def stale_outputs(lock: dict, params: dict, pipeline: set[str] | None = None) -> set[str]:
     """The outputs (metrics files among them) of the stages `lock` (a dvc.lock) records for other
     params than `params` (flat, as `flatten` writes them) or for inputs another stage of the lock
     no longer writes, and of every stage downstream of one. A run of chosen targets (`dvc exp run
     evaluate@m3`) commits the metrics files of the stages it skipped as its base commit had them:
     DVC lists them as the run's metrics, though they measure another run (an SRLM chain trained on
-    other pools)."""
-    stages = (lock or {}).get("stages") or {}
+    other pools). Entries of stages not in `pipeline` (the stage names of dvc.yaml; None: all
+    count) are ignored: DVC leaves a renamed stage's entry in dvc.lock (`search@1` before the
+    shards), with outputs another stage now writes."""
+    stages = {name: s for name, s in ((lock or {}).get("stages") or {}).items()
+              if pipeline is None or name in pipeline}
     outs = {o["path"]: (name, o.get("md5")) for name, s in stages.items() for o in s.get("outs") or []}
 
     def own(s: dict) -> bool:
@@ -99,9 +102,9 @@ def _same(a, b) -> bool:
         return False
 
 
-def _written(name: str, files: dict, lock: dict | None, params: dict) -> dict:
+def _written(name: str, files: dict, lock: dict | None, params: dict, pipeline: set[str] | None) -> dict:
     """`files` without the metrics files its run did not write (`stale_outputs`), saying which."""
-    stale = stale_outputs(lock, params) & set(files) if lock else set()
+    stale = stale_outputs(lock, params, pipeline) & set(files) if lock else set()
     if stale:
         print(f"{name}: left out {len(stale)} metrics files its run did not write (their stages ran "
               f"for other params or inputs, dvc.lock): {', '.join(sorted(stale))}", file=sys.stderr)
@@ -109,9 +112,10 @@ def _written(name: str, files: dict, lock: dict | None, params: dict) -> dict:
 
 
 def runs_from_exp_show(data: list[dict], prefix: str | None,
-                       lock_of: Callable[[str], dict | None] = lambda rev: None) -> list[dict]:
+                       lock_of: Callable[[str], dict | None] = lambda rev: None,
+                       pipeline: set[str] | None = None) -> list[dict]:
     """One dict per finished experiment: name, flat params, and metrics by file (those its
-    dvc.lock, `lock_of(rev)`, shows the run wrote)."""
+    dvc.lock, `lock_of(rev)`, shows the run wrote; `pipeline` as for `stale_outputs`)."""
     out = []
     for baseline in data:
         for exp in baseline.get("experiments") or []:
@@ -125,12 +129,12 @@ def runs_from_exp_show(data: list[dict], prefix: str | None,
                 for path, data in files.items():
                     if report_of(path) is not None:
                         report_of(path).check(data, f"experiment {name}: {path}")
-                files = _written(name, files, lock_of(rev["rev"]), params)
+                files = _written(name, files, lock_of(rev["rev"]), params, pipeline)
                 out.append({"name": name, "params": params, "metrics": files})
     return sorted(out, key=lambda r: r["name"])
 
 
-def runs_from_folders(folders: list[Path]) -> list[dict]:
+def runs_from_folders(folders: list[Path], pipeline: set[str] | None = None) -> list[dict]:
     """One dict per folder laid out as the workspace after a run (its params.yaml and the dvc.yaml
     reports under reports/), for chains run by the stages' own commands outside DVC's queue; the
     same checks as for an experiment."""
@@ -155,7 +159,8 @@ def runs_from_folders(folders: list[Path]) -> list[dict]:
         if not files:
             raise PsrlmError(f"{folder}/reports: no evaluate, search, dpo or baseline report")
         lock = folder / "dvc.lock"
-        files = _written(folder.name, files, yaml.safe_load(lock.read_text()) if lock.is_file() else None, params)
+        files = _written(folder.name, files, yaml.safe_load(lock.read_text()) if lock.is_file() else None, params,
+                         pipeline)
         out.append({"name": folder.name, "params": params, "metrics": files})
     return sorted(out, key=lambda r: r["name"])
 
@@ -375,8 +380,12 @@ def main() -> None:
                     help="compare these run folders (params.yaml and reports/ as dvc.yaml writes them) "
                          "instead of DVC's experiments")
     args = ap.parse_args()
+    from dvc.repo import Repo
+
+    with Repo(args.repo) as repo:
+        pipeline = {s.addressing for s in repo.index.stages}
     if args.runs:
-        runs = runs_from_folders(args.runs)
+        runs = runs_from_folders(args.runs, pipeline)
     else:
         revs = [x for r in args.rev for x in ("--rev", r)]
         done = subprocess.run(["dvc", "exp", "show", "--json", *revs], cwd=args.repo, capture_output=True, text=True)
@@ -386,7 +395,7 @@ def main() -> None:
             shown = subprocess.run(["git", "show", f"{rev}:dvc.lock"], cwd=args.repo, capture_output=True, text=True)
             return yaml.safe_load(shown.stdout) if shown.returncode == 0 else None
 
-        runs = runs_from_exp_show(json.loads(done.stdout), args.prefix, lock_of)
+        runs = runs_from_exp_show(json.loads(done.stdout), args.prefix, lock_of, pipeline)
     if not runs:
         raise PsrlmError(f"no finished experiment{' named ' + args.prefix + '*' if args.prefix else ''} "
                          "with metrics (dvc exp show lists the experiments of HEAD)")

@@ -152,6 +152,11 @@ def test_metrics_files_of_stages_the_run_did_not_rerun_are_left_out():
     # ... or for another seed than the run's (params recorded in the lock, numbers by value)
     assert compare.stale_outputs(lock(srlm_seed=1), params) == {"data/models/srlm_m1", "reports/eval_srlm/m1.json"}
     assert compare.stale_outputs(lock(srlm_seed=0.0), params) == set()
+    # a renamed stage's entry that DVC left in dvc.lock, claiming an output another stage now writes
+    renamed = lock()
+    renamed["stages"]["search@1"] = {"deps": [], "outs": [{"path": "data/prepare/eft.parquet", "md5": "p0"}]}
+    assert "reports/eval/m1.json" in compare.stale_outputs(renamed, params)
+    assert compare.stale_outputs(renamed, params, pipeline=set(lock()["stages"])) == set()
     stale = {"judges-1": lock(srlm_prepare_md5="p0")}
     runs = compare.runs_from_exp_show(SHOW, "judges", lambda rev: next(
         (stale[e["name"]] for e in SHOW[1]["experiments"] if e["revs"][0]["rev"] == rev and e["name"] in stale), None))
