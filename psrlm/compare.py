@@ -16,7 +16,8 @@ greedy beside oracle search minus greedy), the SRLM chain's models (`srlm_<m>`) 
 evaluated them, and per iteration the pairs,
 pair precision, judge accuracy on the model's own candidates and position consistency; and how
 much of the oracle group's gain each other group reaches. Nothing here trains or generates: it
-reads the metrics DVC stored with each experiment.
+reads the metrics DVC stored with each experiment, less those its dvc.lock shows the run did not
+rewrite (a run of chosen targets keeps its base commit's reports of the stages it skipped).
 """
 
 from __future__ import annotations
@@ -380,10 +381,14 @@ def main() -> None:
                     help="compare these run folders (params.yaml and reports/ as dvc.yaml writes them) "
                          "instead of DVC's experiments")
     args = ap.parse_args()
+    from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
-    with Repo(args.repo) as repo:
-        pipeline = {s.addressing for s in repo.index.stages}
+    try:  # the stage names that count in a run's dvc.lock (stale_outputs); run folders need no repo
+        with Repo(args.repo) as repo:
+            pipeline = {s.addressing for s in repo.index.stages}
+    except NotDvcRepoError:
+        pipeline = None
     if args.runs:
         runs = runs_from_folders(args.runs, pipeline)
     else:
