@@ -200,9 +200,10 @@ def spread(values: list) -> dict | None:
 
 
 def _current(run_: dict, model: str, iterations: list[str]) -> bool:
-    """Whether the run's metrics of `model` belong to its own chain. Only the baseline can be
-    stale: an experiment that skipped it (targets up to evaluate@m3) keeps the workspace's baseline,
-    trained for another chain's compute; its report names the DPO tokens it was matched to."""
+    """Whether the run's metrics of `model` belong to its own chain, by their content (for run
+    folders without a dvc.lock; `stale_outputs` reads the lock): an experiment that skipped the
+    baseline (targets up to evaluate@m3) keeps the workspace's, trained for another chain's
+    compute; its report names the DPO tokens it was matched to."""
     if model != "baseline":
         return True
     matched = _metric(run_, "reports/baseline/metrics.json", "dpo_train_tokens")

@@ -152,6 +152,8 @@ def test_metrics_files_of_stages_the_run_did_not_rerun_are_left_out():
     # ... or for another seed than the run's (params recorded in the lock, numbers by value)
     assert compare.stale_outputs(lock(srlm_seed=1), params) == {"data/models/srlm_m1", "reports/eval_srlm/m1.json"}
     assert compare.stale_outputs(lock(srlm_seed=0.0), params) == set()
+    assert compare.stale_outputs(lock(srlm_seed="0e0"), params) == set()  # PyYAML reads `0e0` as text
+    assert compare.stale_outputs(lock(srlm_seed="1e0"), params) == {"data/models/srlm_m1", "reports/eval_srlm/m1.json"}
     # a renamed stage's entry that DVC left in dvc.lock, claiming an output another stage now writes
     renamed = lock()
     renamed["stages"]["search@1"] = {"deps": [], "outs": [{"path": "data/prepare/eft.parquet", "md5": "p0"}]}
