@@ -39,7 +39,7 @@ SEED = "pipeline.seed"
 SRLM = "srlm_"  # the outcome-based SRLM chain's models (stage evaluate_srlm), beside the method's
 JUDGE = "search.judge"
 PER_ITERATION = ("pairs", "pair_precision", "judge_accuracy_self", "position_consistency",
-                 "candidate_accuracy", "step_accuracy")
+                 "position_consistency_right_wrong", "candidate_accuracy", "step_accuracy")
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -326,11 +326,12 @@ def markdown(summaries: list[dict]) -> str:
                   for s in summaries]
     lines += ["", "Search and the ground-truth audit per iteration (iteration i searches with M(i)):", "",
               "| group | iteration | pairs | pair precision | judge accuracy on own candidates "
-              "| position consistency | candidate accuracy |", "|---|---|---|---|---|---|---|"]
+              "| position consistency: all pairs / right vs wrong | candidate accuracy |", "|---|---|---|---|---|---|---|"]
     for s in summaries:
         for i, it in s["iterations"].items():
             lines.append(f"| {s['label']} | {i} | {fmt(it['pairs'], pct=False)} | {fmt(it['pair_precision'])} | "
-                         f"{fmt(it['judge_accuracy_self'])} | {fmt(it['position_consistency'])} | "
+                         f"{fmt(it['judge_accuracy_self'])} | {fmt(it['position_consistency'])} / "
+                         f"{fmt(it['position_consistency_right_wrong'])} | "
                          f"{fmt(it['candidate_accuracy'])} |")
     lines += ["", "Runs: " + "; ".join(f"{s['label']}: {', '.join(s['runs'])}" for s in summaries), ""]
     return "\n".join(lines)

@@ -6,7 +6,8 @@ Figures are pure functions of the stages' tables. A share is None when there is 
 Position consistency, one definition for the search audit (stage pairs) and evaluate's own pairs:
 of the distinct candidate pairs the judge saw in both orders, the share whose two verdicts name the
 same candidate. A pair with an invalid verdict in either order is not consistent: a judge that
-cannot answer one order has not answered both orders alike.
+cannot answer one order has not answered both orders alike. Evaluate's own pairs are each one right
+and one wrong step; the search audit reports all its pairs and, as `_right_wrong`, those alone.
 
 Metrics files: every stage's report declares its keys here (`Report`), checked by its writer before
 it writes (`Report.check`) and by every reader (`Report.load`): a missing or renamed key fails in
@@ -195,14 +196,15 @@ TRAINING = ("steps", "train_loss", "train_seconds")
 SFT = Report("sft", TRAINING + ("tokens", "tokens_per_second", "examples", "eft_examples"))
 JUDGE_SFT = Report("judge_sft", ("trained", "steps", "examples"))  # off by default: M1 = the SFT model, untrained
 DPO = Report("dpo", ("trained", "steps", "train_tokens", "reference_tokens", "pairs", "union_pairs",
-                     "replay_pairs", "init", "pairs_too_long", "final_step_pairs"))
+                     "replay_pairs", "judge_replay", "init", "pairs_too_long", "final_step_pairs"))
 BASELINE = Report("baseline", ("trained", "steps", "token_budget", "dpo_train_tokens", "learning_rate"))
 # What the process-based search (stage pairs) and the outcome-based samples (stage srlm) both report,
 # compared side by side by stage comparison: the ground-truth audit of their pairs.
 AUDIT = ("prompts", "judge_calls", "pairs", "pairs_per_prompt", "pair_precision", "judge_accuracy_self",
          "judge_self_pairs", "invalid_by_reason")
 SEARCH = Report("search (stage pairs)", AUDIT + (
-    "steps", "candidates", "judge_calls_per_step", "invalid_verdicts", "position_consistency", "rollbacks",
+    "steps", "candidates", "judge_calls_per_step", "invalid_verdicts", "position_consistency",
+    "position_consistency_right_wrong", "rollbacks",
     "unfinished", "step_accuracy", "candidate_accuracy", "candidate_accuracy_by_step", "solution_accuracy_audit",
     "pairs_unfiltered", "pair_precision_unfiltered"))
 SRLM = Report("srlm", AUDIT + ("samples", "sample_accuracy", "invalid_scores", "score_accuracy", "scores", "seconds"))

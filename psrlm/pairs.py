@@ -117,6 +117,10 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
     right = decisive.filter(pl.col("verdict") == pl.when(pl.col("a_ok")).then(pl.lit("A"))
                             .otherwise(pl.lit("B"))).height
     consistent, both = position_consistency(judgments, LOOP)
+    # The same on the pairs that have a right verdict (one right candidate, one wrong): two wrong
+    # results (the tier's usual both-wrong pair) are equally wrong by the judge's training, so a
+    # verdict between them is a position, not a check (docs/easy-to-hard.md, session 16).
+    decisive_consistent, decisive_both = position_consistency(decisive, LOOP)
     invalid = judgments.filter(pl.col("verdict").is_null()).group_by("verdict_status").len()
     right_samples = steps["multiplicity"] * steps["correct"].fill_null(False).cast(pl.Int64)
     return {
@@ -125,6 +129,7 @@ def metrics(steps: pl.DataFrame, judgments: pl.DataFrame, solutions: pl.DataFram
         "invalid_verdicts": int(judgments["verdict"].null_count()),
         "invalid_by_reason": dict(sorted(invalid.iter_rows())),
         "position_consistency": share(consistent, both),
+        "position_consistency_right_wrong": share(decisive_consistent, decisive_both),
         "rollbacks": int(solutions["rollbacks"].sum()),
         "unfinished": int((~solutions["finished"]).sum()),
         "pairs": pairs.height, "pairs_per_prompt": share(pairs.height, solutions.height),

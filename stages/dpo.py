@@ -15,15 +15,20 @@ the base model; Lee et al. 2025, arXiv 2502.01612, on the union of all rounds): 
 self-chosen pairs M(i) itself was trained on (its folder's train_pairs.parquet; none for M1), so
 M(i+1) learns from every round so far; `dpo.replay_pairs` adds that many labelled step pairs of
 prepare's EFT train table (gold step chosen, corrupted step rejected; a fresh draw per iteration,
-seeded), a replay of what SFT taught; `dpo.init: first` starts M(i+1) (and its reference) from M1
+seeded), a replay of what SFT taught; `dpo.judge_replay` adds that many of the judge's own labelled
+examples (the EFT train judgments SFT trained on, or the SRLM baseline's score judgments with
+--score-eft), as rows whose chosen and rejected are the same judgment: every preference term is
+zero on them and only the `sft` term (the judgment's NLL) trains them, so the judge M(i+1) brings
+to the next search is kept in training beside its steps; `dpo.init: first` starts M(i+1) (and its reference) from M1
 (--first) instead of M(i). Every model folder this stage writes holds train_pairs.parquet (PAIRS):
 the self-chosen pairs it was trained on, this iteration's alone or the union.
 
-Reads:  params.yaml [dpo, pipeline.seed, prompts.solve] (the seed of shuffling, dropout and the
-        replay draw); --pairs (PAIRS); --model (M(i) folder); --first (M1 folder); --replay (EFT).
+Reads:  params.yaml [dpo, pipeline.seed, prompts] (the seed of shuffling, dropout and the
+        replay draws); --pairs (PAIRS); --model (M(i) folder); --first (M1 folder); --replay (EFT);
+        --judge-eft (EFT, the pairwise judge) or --score-eft (SCORE_EFT, the SRLM baseline's).
 Writes: --out (M(i+1) folder, with train_pairs.parquet); --log, loss, reward margin and accuracy
         every `dpo.logging_steps` steps (TSV, DVC plots); --report, pairs (this iteration's, the
-        union's, the replay's), steps, tokens trained on (policy, every epoch) and scored by the
+        union's, the replay's, the judge replay's), steps, tokens trained on (policy, every epoch) and scored by the
         frozen reference (once), wall time and TRL's final reward margins and accuracies (DVC
         metrics).
 
@@ -45,10 +50,11 @@ from psrlm import prompts, trainlog
 from psrlm.errors import PsrlmError, run
 from psrlm.metrics import DPO
 from psrlm.outputs import Outputs, is_main_process
-from psrlm.params import (Count, NonNegative, ParamsError, Positive, Rate, Share, TrainingParams,
-                          load_key, load_section)
+from psrlm.params import (Count, NonNegative, ParamsError, Positive, PromptsParams, Rate, Share,
+                          TrainingParams, load_key, load_section)
 from psrlm.pairs import check_outcome
-from psrlm.tables import EFT, OUTCOME_SAMPLES, PAIRS, read_table, write_table
+from psrlm.sft import judge_examples, score_examples
+from psrlm.tables import EFT, OUTCOME_SAMPLES, PAIRS, SCORE_EFT, read_table, write_table
 
 
 # TRL 1.16's DPO losses (trl/trainer/dpo_trainer.py): its config accepts any string and fails
@@ -71,6 +77,7 @@ class DpoParams:
     logging_steps: Positive
     union: bool
     replay_pairs: Count
+    judge_replay: Count
     init: Literal["current", "first"]
 
     def check(self) -> None:
@@ -91,6 +98,10 @@ class DpoParams:
                 raise ParamsError(f"dpo.optim: {self.optim}: {str(e).splitlines()[0]}") from None
         if not self.loss_type or len(self.loss_weights) != len(self.loss_type):
             raise ParamsError("dpo: loss_weights needs one weight per loss_type entry")
+        if self.judge_replay and "sft" not in self.loss_type:
+            # Its rows' chosen and rejected are one judgment: only the NLL term learns from them.
+            raise ParamsError("dpo.judge_replay: needs the sft loss in dpo.loss_type (its rows train by "
+                              "the judgment's NLL alone)")
 
 
 # dpo log column ← TRL log key
@@ -119,6 +130,24 @@ def replay(eft: pl.DataFrame, n: int, seed: int, chat, solve_t: str) -> pl.DataF
                     "chosen": good, "rejected": bad, "is_final_step": prompts.is_final(good),
                     "rejected_is_final": prompts.is_final(bad)})
     return pl.DataFrame(out, schema={c: PAIRS.polars_schema()[c] for c in TRAIN_COLUMNS})
+
+
+def judge_replay(eft: pl.DataFrame, key: str, n: int, seed: int, chat, render, template: str) -> pl.DataFrame:
+    """`n` labelled judge examples drawn from the judge's EFT train table with `seed` (all of them
+    when it has no more), rendered by `render` (psrlm.sft.judge_examples or score_examples, as SFT
+    rendered them) in the chat turn the search's judge is prompted with, as training rows whose
+    chosen and rejected are the same judgment, ending with EOS as SFT's turn does: a preference
+    term's gradient is zero on a pair of equal completions, so only the `sft` term trains them.
+    Both-wrong pairs (prepare.both_wrong_share) are judge examples like any other."""
+    rows = eft.sample(min(n, eft.height), seed=seed, shuffle=True)
+    judged = render(rows, template)
+    return pl.DataFrame({
+        "problem_id": [f"judge:{i}" for i in rows[key]],
+        "step_idx": rows["step_idx"] if "step_idx" in rows.columns else [0] * rows.height,
+        "prompt": [chat(t) for t in judged["prompt"]],
+        "chosen": judged["completion"], "rejected": judged["completion"],
+        "is_final_step": [True] * rows.height, "rejected_is_final": [True] * rows.height,
+    }, schema={c: PAIRS.polars_schema()[c] for c in TRAIN_COLUMNS})
 
 
 def step_completion(step: str, final: bool, eos: str) -> str:
@@ -204,7 +233,10 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--first", help="M1's folder (dpo.init: first starts from it)")
     ap.add_argument("--replay", help="prepare's EFT train table (dpo.replay_pairs draws from it)")
-    ap.add_argument("--iteration", type=int, default=1, help="i: seeds the replay draw with pipeline.seed")
+    judges = ap.add_mutually_exclusive_group()
+    judges.add_argument("--judge-eft", help="the pairwise judge's EFT train table (dpo.judge_replay draws from it)")
+    judges.add_argument("--score-eft", help="the SRLM baseline's score EFT train table (its judge_replay)")
+    ap.add_argument("--iteration", type=int, default=1, help="i: seeds the replay draws with pipeline.seed")
     ap.add_argument("--samples", help="the SRLM samples the --pairs were picked from (stage srlm): checked first")
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", required=True)
@@ -221,6 +253,8 @@ def main() -> None:
         raise PsrlmError("dpo.init: first needs --first (M1's folder)")
     if p.replay_pairs and args.replay is None:
         raise PsrlmError("dpo.replay_pairs: needs --replay (prepare's EFT train table)")
+    if p.judge_replay and not (args.judge_eft or args.score_eft):
+        raise PsrlmError("dpo.judge_replay: needs --judge-eft (prepare's EFT train table) or --score-eft")
     earlier = Path(args.model) / TRAINED  # what M(i) was trained on (absent for M1)
     union = pl.concat([read_table(earlier, PAIRS).collect(), pairs]) if p.union and earlier.is_file() else pairs
     from transformers import AutoTokenizer
@@ -229,10 +263,18 @@ def main() -> None:
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     tok = AutoTokenizer.from_pretrained(start)
+    templates = load_section(args.params, "prompts", PromptsParams)
     extra = replay(read_table(args.replay, EFT).collect(), p.replay_pairs, seed * 1000 + args.iteration,
-                   chat_of(tok), prompts.template(load_key(args.params, "prompts.solve", str))) \
+                   chat_of(tok), prompts.template(templates.solve)) \
         if p.replay_pairs else None  # a fresh draw per iteration
-    rows = pl.concat([union.select(TRAIN_COLUMNS), *([extra] if extra is not None else [])])
+    judged = None
+    if p.judge_replay:  # a seed of its own, so that turning it on leaves the step replay's draw as it was
+        table, schema, render, template = ((args.score_eft, SCORE_EFT, score_examples, templates.score)
+                                           if args.score_eft else (args.judge_eft, EFT, judge_examples, templates.judge))
+        judged = judge_replay(read_table(table, schema).collect(), schema.key[0], p.judge_replay,
+                              seed * 1000 + args.iteration + 500,
+                              chat_of(tok), render, prompts.template(template))
+    rows = pl.concat([union.select(TRAIN_COLUMNS), *(t for t in (extra, judged) if t is not None)])
     too_long = 0
     if rows.height:
         data, too_long = tokenize_pairs(rows, tok, p.max_length)
@@ -257,6 +299,7 @@ def main() -> None:
         if is_main_process():  # the lineage of M(i+1): the self-chosen pairs it learned from
             write_table(union, out / TRAINED, PAIRS)
         stats.update(pairs=pairs.height, union_pairs=union.height, replay_pairs=0 if extra is None else extra.height,
+                     judge_replay=0 if judged is None else judged.height,
                      init=p.init, pairs_too_long=too_long, final_step_pairs=int(pairs["is_final_step"].sum()))
         o.json(args.report, DPO.check(stats, args.report))
     print(f"dpo: {stats}")

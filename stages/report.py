@@ -66,6 +66,7 @@ def rows_per_model(models: list[str], evals: dict[str, dict], search: dict[str, 
             "pairs": s.get("pairs"), "pair_precision": s.get("pair_precision"),
             "judge_accuracy_self": s.get("judge_accuracy_self"),
             "position_consistency": s.get("position_consistency"),
+            "position_consistency_right_wrong": s.get("position_consistency_right_wrong"),
             "sft_baseline_accuracy": base["synthetic"]["accuracy"] if base else None,
         })
     return rows
@@ -158,7 +159,7 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
               f"seed {seed})", "",
               "| iteration | prompts | judge calls per step | invalid verdicts | rollbacks | unfinished | pairs "
               "| candidate accuracy | step accuracy | judge accuracy on own candidates | pair precision "
-              "| position consistency | DPO reward accuracy |",
+              "| position consistency: all pairs / right vs wrong | DPO reward accuracy |",
               "|" + "---|" * 13]
     for i in sorted(search, key=int):
         s, d = search[i], dpo[i]
@@ -168,7 +169,8 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
                      f"{s['rollbacks']} | {s['unfinished']} | {s['pairs']}{before[0]} | "
                      f"{pct(s['candidate_accuracy'])} | "
                      f"{pct(s['step_accuracy'])} | {pct(s['judge_accuracy_self'])} | "
-                     f"{pct(s['pair_precision'])}{before[1]} | {pct(s['position_consistency'])} | "
+                     f"{pct(s['pair_precision'])}{before[1]} | {pct(s['position_consistency'])} / "
+                     f"{pct(s['position_consistency_right_wrong'])} | "
                      f"{pct(d.get('final_accuracy')) if d['trained'] else 'not trained (no pairs)'} |")
     lines += ["", f"Right and wrong are {TRUTHS[task_name]}.",
               "Candidate accuracy: sampled candidates",
@@ -178,7 +180,9 @@ def markdown(models: list[str], evals: dict, search: dict, dpo: dict, rows: list
               "`pairs` filters (judge unanimous, chosen step sampled often enough). Pair precision: share of preference pairs whose",
               "chosen step is right and rejected step wrong. Position consistency (one definition here and in",
               "the judge table, psrlm/metrics.py): share of candidate pairs judged in both orders whose two",
-              "verdicts name the same winner; an invalid verdict in either order is inconsistent. Chains with other judges",
+              "verdicts name the same winner; an invalid verdict in either order is inconsistent; after the slash, on",
+              "the pairs of one right and one wrong candidate alone (between two equally wrong steps, as two wrong",
+              "results, the judge was taught no verdict). Chains with other judges",
               "and seeds side by side: `python -m psrlm.compare` (README).", "",
               "## The paper's published numbers (for reference; not psrlm results)", "",
               "Average accuracy of the six benchmarks, % (paper Table 1):", "",
@@ -211,7 +215,8 @@ def plots(rows: list[dict], out: Path, test: str = "synthetic test") -> list[Pat
          [("held-out EFT pairs", "judge_accuracy"), ("held-out own pairs", "judge_own_accuracy"),
           ("own candidates (search)", "judge_accuracy_self")]),
         ("pair_precision.png", "Preference pairs: ground-truth audit", "%",
-         [("pair precision", "pair_precision"), ("position consistency", "position_consistency")]),
+         [("pair precision", "pair_precision"), ("position consistency", "position_consistency"),
+          ("position consistency, right vs wrong", "position_consistency_right_wrong")]),
     ]
     written = []
     for name, title, ylabel, series in specs:

@@ -116,6 +116,62 @@ def test_replay_draws_labelled_pairs_in_the_search_context(tok):
     assert dpo.replay(eft, 50, 7, chat_of(tok), solve_t).height == 5  # of 6: e5 is never drawn
 
 
+def test_judge_replay_trains_the_judgment_sft_taught_by_its_nll_alone(tok):
+    """dpo.judge_replay: judge examples rendered as SFT rendered them, in the chat turn the search
+    prompts the judge with; the trained tokens are SFT's (the judgment, then EOS), chosen equals
+    rejected (no preference term moves them); seeded; the SRLM branch replays score judgments."""
+    from psrlm.engine import chat_of
+    from psrlm.prompts import judge_prompt, score_prompt
+    from psrlm.sft import judge_examples, score_examples
+
+    eft = pl.DataFrame({
+        "pair_id": [f"e{i}" for i in range(4)], "problem": ["Ann has 12 pens. Ann gets 5 more."] * 4,
+        "step_idx": [1, 1, 2, 2], "prefix_steps": [[], [], ["Step 1: 12 + 5 = 17."], ["Step 1: 12 + 5 = 17."]],
+        "candidate_a": ["Step 1: 12 + 5 = 17.", "Step 1: 12 + 5 = 18.", "x", "u"],
+        "candidate_b": ["Step 1: 12 + 5 = 16.", "Step 1: 12 + 5 = 17.", "y", "v"],
+        "judgment": ["A is right. [[A]]", "B is right. [[B]]", "B is less wrong. [[B]]", "A. [[A]]"]})
+    judge_t, chat = template("judge_v3"), chat_of(tok)
+    rows = dpo.judge_replay(eft, "pair_id", 3, 7, chat, judge_examples, judge_t)
+    assert rows.height == 3 and rows.columns == list(dpo.TRAIN_COLUMNS)
+    assert rows["chosen"].to_list() == rows["rejected"].to_list()
+    assert rows["is_final_step"].all() and rows["rejected_is_final"].all()
+    by = {r["problem_id"]: r for r in rows.iter_rows(named=True)}
+    for pid, r in by.items():
+        e = eft.filter(pl.col("pair_id") == pid.removeprefix("judge:")).row(0, named=True)
+        assert r["prompt"] == chat(judge_prompt(judge_t, e["problem"], e["prefix_steps"], e["candidate_a"],
+                                                e["candidate_b"]))
+        assert r["chosen"] == e["judgment"] and r["step_idx"] == e["step_idx"]
+        # what DPO trains is the token sequence SFT trained: the judgment's chat turn, EOS included
+        ids = tokenize(rows.filter(pl.col("problem_id") == pid), tok)
+        sft_turn = tok.apply_chat_template([{"role": "user", "content": judge_prompt(
+            judge_t, e["problem"], e["prefix_steps"], e["candidate_a"], e["candidate_b"])},
+            {"role": "assistant", "content": e["judgment"]}], tokenize=False)
+        assert ids["prompt_ids"][0] + ids["chosen_ids"][0] == tok(sft_turn, add_special_tokens=False)["input_ids"]
+        assert ids["chosen_ids"][0] == ids["rejected_ids"][0]
+    draw = lambda seed, n=2: dpo.judge_replay(eft, "pair_id", n, seed, chat, judge_examples, judge_t)  # noqa: E731
+    assert draw(7).equals(draw(7)) and len({tuple(draw(s)["problem_id"]) for s in range(8)}) > 1
+    assert draw(7, 50).height == 4  # never more than the table holds
+    score = pl.DataFrame({"example_id": ["s0", "s1"], "problem": ["Ann has 12 pens. Ann gets 5 more."] * 2,
+                          "solution": ["Step 1: 12 + 5 = 17.", "Step 1: 12 + 5 = 18."],
+                          "judgment": ["Step 1 right. Score: [[5]]", "Step 1 wrong. Score: [[0]]"]})
+    score_t = template("score_v2")
+    rows = dpo.judge_replay(score, "example_id", 2, 0, chat, score_examples, score_t)
+    assert sorted(rows["problem_id"]) == ["judge:s0", "judge:s1"] and (rows["step_idx"] == 0).all()
+    first = rows.filter(pl.col("problem_id") == "judge:s0").row(0, named=True)
+    assert first["prompt"] == chat(score_prompt(score_t, score["problem"][0], score["solution"][0]))
+    assert first["chosen"] == "Step 1 right. Score: [[5]]"
+
+
+def test_judge_replay_without_the_sft_loss_is_a_params_error():
+    from psrlm.params import ParamsError
+
+    base = yaml.safe_load(open(dpo.__file__.replace("stages/dpo.py", "params.yaml")))["dpo"]
+    p = dpo.DpoParams(**{**base, "loss_type": ("sigmoid",), "loss_weights": (1.0,), "judge_replay": 10})
+    with pytest.raises(ParamsError, match="judge_replay: needs the sft loss"):
+        p.check()
+    dpo.DpoParams(**{**base, "loss_type": ("sigmoid", "sft"), "loss_weights": (0.1, 1.0), "judge_replay": 10}).check()
+
+
 def test_union_replay_and_init_first_train_on_what_they_say(pipeline, tmp_path):
     """dpo@2 rerun by hand with dpo.union, replay_pairs and init: first: it trains on iteration 1's
     and 2's pairs (M2's folder says which pairs M2 learned) plus the replay, from M1, and its
@@ -158,6 +214,10 @@ def test_the_chain_trains_m2_and_m3(pipeline):
         assert report["pairs"] == pairs.height > 0, f"iteration {i} yielded no pairs"
         assert report["trained"] and report["steps"] >= 1
         assert {"final_margin", "final_accuracy", "train_loss"} <= set(report)
+        # the smoke params replay a few judge examples beside the steps (pairwise judgments here,
+        # the SRLM branch's score judgments there)
+        srlm = json.loads((pipeline / f"reports/srlm_dpo/{i}.json").read_text())
+        assert report["judge_replay"] == srlm["judge_replay"] == 4
         log = (pipeline / f"reports/dpo/{i}.tsv").read_text().splitlines()
         assert log[0].split("\t")[:4] == ["step", "epoch", "loss", "margin"] and len(log) >= 2
         ma = AutoModelForCausalLM.from_pretrained(pipeline / f"data/models/{a}")

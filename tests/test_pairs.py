@@ -115,6 +115,8 @@ def test_audit_metrics_have_the_values_worked_out_by_hand():
     assert m["judge_accuracy_self"] == 0.5  # 3 right of 6
     # {0,1} of p no, {1,2} of p no (an invalid verdict); {0,2} of p, {0,1} of q yes (psrlm.metrics)
     assert m["position_consistency"] == 0.5
+    # of them, the pairs of one right and one wrong candidate: {0,1} and {0,2} of p, {0,1} of q
+    assert m["position_consistency_right_wrong"] == round(2 / 3, 4)
     assert m["pair_precision"] == 0.5  # p: right over wrong; q: wrong over right
     assert m["step_accuracy"] == 0.5  # kept: c0 right, d0 wrong
     assert m["candidate_accuracy"] == round(4 / 12, 4)  # c0 x2 + d1 x2 of 12 samples
