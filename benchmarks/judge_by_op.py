@@ -4,6 +4,8 @@ whose check is easier than the step must be right on the operations where the so
     python benchmarks/judge_by_op.py --own <own_eft>/eft.parquet --judged <evaluate --out>/judge_own.parquet \
         [--label judge_v4-seed0] [--out reports/benchmarks/judge_by_op.jsonl]
     python benchmarks/judge_by_op.py --search data/search/iter_1 [--label ...]
+    python benchmarks/judge_by_op.py --search data/search/iter_2 --judge-with data/models/m1 \
+        --pool data/prepare/pools/iter_2.parquet      # the same pairs, judged by another model
     python benchmarks/judge_by_op.py --eft data/prepare/eft_test.parquet --judged data/eval/m1/judge.parquet
 
 `--search` reads a search's own tables instead (the model's candidates on an unlabelled pool, a
@@ -14,7 +16,12 @@ step's position. An unreadable verdict counts as wrong (as the search's audit co
 judge_v8 also `split_right` (its worked line is the step split right: where the verdict fails
 there, the comparison failed), `teen_unsplit` (a +/- operand of 10 or more written unsplit),
 `next_right` and `next_copied_wrong` (its `Next:` line names the problem's operand, or the wrong
-candidate's: a judge that reads the operand off the candidate checks nothing).
+candidate's: a judge that reads the operand off the candidate checks nothing). `consistency` is
+position consistency (psrlm.metrics) on those right-vs-wrong pairs. With `--judge-with MODEL`
+(and the search's `--pool`, for the problems' text) the same judged pairs, in the same orders, are
+judged again by MODEL (greedy, the params' judge template, as the search renders its prompts):
+whether a later model's judge lost accuracy to training (it drifted) or its candidates are harder
+(an earlier model does no better on them).
 
 `--eft` reads prepare's held-out EFT pairs (eft_test.parquet) and evaluate's judge.parquet of them:
 the judge by whether the two candidates differ only in a tens digit (`tens_only`: every number that
@@ -41,8 +48,8 @@ from pathlib import Path
 import polars as pl
 
 from psrlm import arith
-from psrlm.metrics import own_judge
-from psrlm.tables import EFT, EVAL_JUDGE, SEARCH_JUDGMENTS, SEARCH_STEPS, read_table
+from psrlm.metrics import own_judge, position_consistency
+from psrlm.tables import EFT, EVAL_JUDGE, PROBLEMS, SEARCH_JUDGMENTS, SEARCH_STEPS, read_table
 
 
 def op_of(row: dict) -> str:
@@ -78,21 +85,50 @@ def next_operand(judgment: str) -> int | None:
     return int(nums[0]) if len(nums) == 1 else None
 
 
-def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
+LOOP = ["problem_id", "iteration", "loop", "step_idx"]
+
+
+def right_wrong(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
+    """The judgments of a right against a wrong candidate, with both candidates' texts, rightness and
+    prefix (`correct`, as the search's audit, psrlm.pairs.metrics, reads it)."""
+    cand = steps.select(*LOOP, "candidate_idx", "text", "prefix_steps", right=pl.col("correct"))
+    return (judgments.join(cand.drop("prefix_steps").rename(
+                {"candidate_idx": "candidate_a", "text": "text_a", "right": "right_a"}), on=[*LOOP, "candidate_a"])
+            .join(cand.rename({"candidate_idx": "candidate_b", "text": "text_b", "right": "right_b"}),
+                  on=[*LOOP, "candidate_b"])
+            .filter(pl.col("right_a") != pl.col("right_b")))
+
+
+def rejudge(j: pl.DataFrame, model: str, pool: pl.DataFrame, params: str) -> pl.DataFrame:
+    """`j` (right_wrong's rows) with `judgment` and `verdict` replaced by `model`'s greedy judgments
+    of the same prompts (the params' judge template and engine; the search's judge token limit)."""
+    from psrlm import prompts
+    from psrlm.engine import EngineParams, build, greedy
+    from psrlm.params import Positive, PromptsParams, load_key, load_section
+
+    template = prompts.template(load_section(params, "prompts", PromptsParams).judge)
+    problems = dict(pool.select("problem_id", "problem").iter_rows())
+    missing = set(j["problem_id"]) - set(problems)
+    if missing:
+        raise SystemExit(f"--pool holds no problem {sorted(missing)[0]!r} of the search")
+    eng = build(load_section(params, "engine", EngineParams), model, 0)
+    texts = greedy(eng, [eng.chat(prompts.judge_prompt(template, problems[r["problem_id"]], r["prefix_steps"],
+                                                       r["text_a"], r["text_b"])) for r in j.iter_rows(named=True)],
+                   load_key(params, "search.max_judge_tokens", Positive), desc="judge")
+    return j.with_columns(judgment=pl.Series(texts, dtype=pl.String),
+                          verdict=pl.Series([prompts.parse_verdict(t)[0] for t in texts], dtype=pl.String))
+
+
+def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame, j: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per judgment of a right against a wrong candidate: the right one's operation,
     whether the wrong one is its dropped ten, the right one's position and whether the verdict
     named it; for judge_v8, whether its worked line is the step split right (`split_right`) and
     whether it left a +/- operand of 10 or more unsplit (`teen_unsplit`: `5 + 16 = 21`); whether
     its `Next:` line restates the problem's operand (`next_right`) or the wrong candidate's other one
-    (`next_copied_wrong`: the judge reads the operand off the candidate, not the problem)."""
-    key = ["problem_id", "iteration", "loop", "step_idx"]
-    # `correct`, as the search's audit (psrlm.pairs.metrics) reads it: `all` is its judge_accuracy_self.
-    cand = steps.select(*key, "candidate_idx", "text", right=pl.col("correct"))
-    j = (judgments.join(cand.rename({"candidate_idx": "candidate_a", "text": "text_a", "right": "right_a"}),
-                        on=[*key, "candidate_a"])
-         .join(cand.rename({"candidate_idx": "candidate_b", "text": "text_b", "right": "right_b"}),
-               on=[*key, "candidate_b"])
-         .filter(pl.col("right_a") != pl.col("right_b")))
+    (`next_copied_wrong`: the judge reads the operand off the candidate, not the problem). `j`:
+    right_wrong's rows when they were judged again (rejudge); `all` is otherwise the search's own
+    judge_accuracy_self."""
+    j = right_wrong(steps, judgments) if j is None else j
     rows = []
     for r in j.iter_rows(named=True):
         right, wrong = (r["text_a"], r["text_b"]) if r["right_a"] else (r["text_b"], r["text_a"])
@@ -153,6 +189,9 @@ def main() -> None:
     ap.add_argument("--judged", help="evaluate's judge_own.parquet (EVAL_JUDGE)")
     ap.add_argument("--search", type=Path, help="a search's folder (shard_<k>/steps.parquet, judgments.parquet)")
     ap.add_argument("--eft", help="prepare's eft_test.parquet (EFT), judged by --judged (evaluate's judge.parquet)")
+    ap.add_argument("--judge-with", help="--search: judge its right-vs-wrong pairs again with this model")
+    ap.add_argument("--pool", help="--judge-with: the search's pool (PROBLEMS: the problems' text)")
+    ap.add_argument("--params", default="params.yaml", help="--judge-with: judge template, engine, token limit")
     ap.add_argument("--label", default="")
     ap.add_argument("--out", default="reports/benchmarks/judge_by_op.jsonl")
     args = ap.parse_args()
@@ -171,14 +210,22 @@ def main() -> None:
         shards = sorted(args.search.glob("shard_*"))
         if not shards:
             raise SystemExit(f"{args.search}: no shard_<k> folders")
-        pairs = pl.concat([search_pairs(read_table(d / "steps.parquet", SEARCH_STEPS).collect(),
-                                        read_table(d / "judgments.parquet", SEARCH_JUDGMENTS).collect())
-                           for d in shards])
-        row = {"label": args.label, "search": str(args.search),
+        if args.judge_with and not args.pool:
+            raise SystemExit("--judge-with needs --pool (the search's pool, for the problems' text)")
+        steps = pl.concat([read_table(d / "steps.parquet", SEARCH_STEPS).collect() for d in shards])
+        judgments = pl.concat([read_table(d / "judgments.parquet", SEARCH_JUDGMENTS).collect() for d in shards])
+        j = right_wrong(steps, judgments)
+        if args.judge_with:
+            j = rejudge(j, args.judge_with, read_table(args.pool, PROBLEMS).collect(), args.params)
+        pairs = search_pairs(steps, judgments, j)
+        consistent, both = position_consistency(j, LOOP)
+        row = {"label": args.label, "search": str(args.search), "judge_with": args.judge_with,
+               "consistency": {"pairs": both, "consistent": round(consistent / both, 4) if both else None},
                "by_op": summary(pairs, ("dropped_ten", "split_right", "teen_unsplit", "next_right",
                                         "next_copied_wrong"))}
         for op, m in row["by_op"].items():
             print(f"{op:>17} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
+        print(f"      consistency {row['consistency']}")
         with Path(args.out).open("a") as f:
             f.write(json.dumps(row) + "\n")
         return

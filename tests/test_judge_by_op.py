@@ -10,14 +10,15 @@ judge_by_op = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(judge_by_op)
 
 
-def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten():
+def search_tables():
+    """One loop's candidates (one right, three wrong) and five judgments of them."""
     key = {"problem_id": "p", "iteration": 1, "loop": 0, "step_idx": 1}
     steps = pl.DataFrame([
         {**key, "candidate_idx": 0, "text": "Step 1: 71 - 17 = 54.", "correct": True},
         {**key, "candidate_idx": 1, "text": "Step 1: 71 - 17 = 64.", "correct": False},
         {**key, "candidate_idx": 2, "text": "Step 1: 71 - 17 = 53.", "correct": False},
         {**key, "candidate_idx": 3, "text": "Step 1: 71 - 10 = 61.", "correct": False},
-    ])
+    ]).with_columns(prefix_steps=pl.lit([], pl.List(pl.String)))
     split = "Next: Gia gives away 17.\nStart 71. 71 - 17: 71 - 10 = 61, 61 - 7 = 54\nA: ...\n[[A]]"
     judgments = pl.DataFrame([
         {**key, "candidate_a": 0, "candidate_b": 1, "verdict": "A", "judgment": split},  # right, in A
@@ -28,6 +29,11 @@ def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten(
         {**key, "candidate_a": 3, "candidate_b": 0, "verdict": "A",  # the wrong operand restated as the problem's
          "judgment": "Next: Gia gives away 10.\nStart 71. 71 - 10: 71 - 10 = 61, 61 - 0 = 61\nA: ...\n[[A]]"},
     ], schema_overrides={"verdict": pl.String})
+    return steps, judgments
+
+
+def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten():
+    steps, judgments = search_tables()
     pairs = judge_by_op.search_pairs(steps, judgments)
     assert pairs.to_dicts() == [
         {"op": "-", "dropped_ten": True, "split_right": True, "teen_unsplit": False, "next_right": True,
@@ -46,6 +52,35 @@ def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten(
     assert summary["all"] == {"n": 4, "accuracy": 0.25, "accuracy_a": 1.0, "accuracy_b": 0.0}
     assert summary["dropped_ten"]["n"] == 2 and set(summary) == {"all", "dropped_ten", "-"}
     assert judge_by_op.summary(pairs, ("next_copied_wrong",))["next_copied_wrong"]["n"] == 1
+    # consistency on the right-vs-wrong pairs: {0,1} judged in both orders, A both times: not alike
+    assert judge_by_op.position_consistency(judge_by_op.right_wrong(steps, judgments), judge_by_op.LOOP) == (0, 1)
+
+
+def test_judge_with_another_model_judges_the_same_prompts_again(monkeypatch):
+    """--judge-with: the same right-vs-wrong pairs in the same orders, each prompt as the search
+    renders it (the pool's problem, the prefix, A then B), the verdicts the new judge's."""
+    from psrlm import engine
+
+    steps, judgments = search_tables()
+    seen = []
+
+    class Echo:  # a judge that names the candidate holding "= 54": the right one, in either order
+        def chat(self, text):
+            return text
+
+        def generate(self, prompts, n, sp, seed, desc):
+            seen.extend(prompts)
+            return [["[[A]]" if p.split("Step 1: 71")[1].count("= 54") else "[[B]]"] for p in prompts]
+
+    monkeypatch.setattr(engine, "build", lambda p, model, seed: Echo())
+    pool = pl.DataFrame({"problem_id": ["p"], "problem": ["Gia has 71 pens. Gia gives away 17."]})
+    j = judge_by_op.rejudge(judge_by_op.right_wrong(steps, judgments), "m1", pool, "params.yaml")
+    assert len(seen) == 4 and all("Gia gives away 17." in p for p in seen)
+    assert seen[0].index("= 54.") < seen[0].index("= 64.")  # pair (0, 1): right one shown as A
+    assert seen[1].index("= 64.") < seen[1].index("= 54.")  # pair (1, 0): as B
+    assert j["verdict"].to_list() == ["A", "B", "B", "B"]
+    assert judge_by_op.summary(judge_by_op.search_pairs(steps, judgments, j))["all"]["accuracy"] == 1.0
+    assert judge_by_op.position_consistency(j, judge_by_op.LOOP) == (1, 1)
 
 
 def test_tens_only_names_a_tens_digit_slip_and_nothing_else():
