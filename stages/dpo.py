@@ -19,8 +19,8 @@ seeded), a replay of what SFT taught; `dpo.judge_replay` adds that many of the j
 examples (the EFT train judgments SFT trained on, or the SRLM baseline's score judgments with
 --score-eft), as rows whose chosen and rejected are the same judgment: every preference term is
 zero on them and only the `sft` term (the judgment's NLL) trains them, so the judge M(i+1) brings
-to the next search is kept in training beside its steps; `dpo.init: first` starts M(i+1) (and its reference) from M1
-(--first) instead of M(i). Every model folder this stage writes holds train_pairs.parquet (PAIRS):
+to the next search is kept in training beside its steps; `dpo.init: first` starts M(i+1) (and
+its reference) from M1 (--first) instead of M(i). Every model folder this stage writes holds train_pairs.parquet (PAIRS):
 the self-chosen pairs it was trained on, this iteration's alone or the union.
 
 Reads:  params.yaml [dpo, pipeline.seed, prompts] (the seed of shuffling, dropout and the
@@ -28,9 +28,9 @@ Reads:  params.yaml [dpo, pipeline.seed, prompts] (the seed of shuffling, dropou
         --judge-eft (EFT, the pairwise judge) or --score-eft (SCORE_EFT, the SRLM baseline's).
 Writes: --out (M(i+1) folder, with train_pairs.parquet); --log, loss, reward margin and accuracy
         every `dpo.logging_steps` steps (TSV, DVC plots); --report, pairs (this iteration's, the
-        union's, the replay's, the judge replay's), steps, tokens trained on (policy, every epoch) and scored by the
-        frozen reference (once), wall time and TRL's final reward margins and accuracies (DVC
-        metrics).
+        union's, the replay's, the judge replay's), steps, tokens trained on (policy, every epoch)
+        and scored by the frozen reference (once), wall time and TRL's final reward margins and
+        accuracies (DVC metrics).
 
 Run: dvc repro dpo@1   (or: python stages/dpo.py --pairs ... --model data/models/m1 --out data/models/m2 ...)
 """
