@@ -326,7 +326,8 @@ def markdown(summaries: list[dict]) -> str:
                   for s in summaries]
     lines += ["", "Search and the ground-truth audit per iteration (iteration i searches with M(i)):", "",
               "| group | iteration | pairs | pair precision | judge accuracy on own candidates "
-              "| position consistency: all pairs / right vs wrong | candidate accuracy |", "|---|---|---|---|---|---|---|"]
+              "| position consistency: all pairs / right vs wrong | candidate accuracy |",
+              "|---|---|---|---|---|---|---|"]
     for s in summaries:
         for i, it in s["iterations"].items():
             lines.append(f"| {s['label']} | {i} | {fmt(it['pairs'], pct=False)} | {fmt(it['pair_precision'])} | "

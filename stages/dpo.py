@@ -20,8 +20,9 @@ examples (the EFT train judgments SFT trained on, or the SRLM baseline's score j
 --score-eft), as rows whose chosen and rejected are the same judgment: every preference term is
 zero on them and only the `sft` term (the judgment's NLL) trains them, so the judge M(i+1) brings
 to the next search is kept in training beside its steps; `dpo.init: first` starts M(i+1) (and
-its reference) from M1 (--first) instead of M(i). Every model folder this stage writes holds train_pairs.parquet (PAIRS):
-the self-chosen pairs it was trained on, this iteration's alone or the union.
+its reference) from M1 (--first) instead of M(i). Every model folder this stage writes holds
+train_pairs.parquet (PAIRS): the self-chosen pairs it was trained on, this iteration's alone or the
+union.
 
 Reads:  params.yaml [dpo, pipeline.seed, prompts] (the seed of shuffling, dropout and the
         replay draws); --pairs (PAIRS); --model (M(i) folder); --first (M1 folder); --replay (EFT);
@@ -269,11 +270,11 @@ def main() -> None:
         if p.replay_pairs else None  # a fresh draw per iteration
     judged = None
     if p.judge_replay:  # a seed of its own, so that turning it on leaves the step replay's draw as it was
-        table, schema, render, template = ((args.score_eft, SCORE_EFT, score_examples, templates.score)
-                                           if args.score_eft else (args.judge_eft, EFT, judge_examples, templates.judge))
+        table, schema, render, template = (
+            (args.score_eft, SCORE_EFT, score_examples, templates.score) if args.score_eft
+            else (args.judge_eft, EFT, judge_examples, templates.judge))
         judged = judge_replay(read_table(table, schema).collect(), schema.key[0], p.judge_replay,
-                              seed * 1000 + args.iteration + 500,
-                              chat_of(tok), render, prompts.template(template))
+                              seed * 1000 + args.iteration + 500, chat_of(tok), render, prompts.template(template))
     rows = pl.concat([union.select(TRAIN_COLUMNS), *(t for t in (extra, judged) if t is not None)])
     too_long = 0
     if rows.height:
