@@ -14,9 +14,11 @@ from psrlm.tables import PAIRS, read_table
 from stages_loader import load_stage
 
 dpo = load_stage("dpo")
-# dvc.yaml's dpo@1 inputs beyond --pairs/--model (the smoke params replay labelled pairs, so a
-# hand-run dpo@1 needs the same --replay and --iteration to write the same bytes).
-DPO_1_INPUTS = ("--first", "data/models/m1", "--replay", "data/prepare/eft_train.parquet", "--iteration", "1")
+# dvc.yaml's dpo@1 inputs beyond --pairs/--model (the smoke params replay labelled pairs and
+# judgments, so a hand-run dpo@1 needs the same --replay, --judge-eft and --iteration to write the
+# same bytes).
+DPO_1_INPUTS = ("--first", "data/models/m1", "--replay", "data/prepare/eft_train.parquet",
+                "--judge-eft", "data/prepare/eft_train.parquet", "--iteration", "1")
 
 
 CORPUS = [f"Ann has {i} pens. Ann gets {i % 7} more.\nStep 1: {i} + {i % 7} = {i + i % 7}. "
@@ -187,7 +189,8 @@ def test_union_replay_and_init_first_train_on_what_they_say(pipeline, tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     res = run_stage("dpo", "--params", str(tmp_path / "params.yaml"), "--pairs", "data/pairs/iter_2.parquet",
                     "--model", "data/models/m2", "--first", "data/models/m1", "--replay",
-                    "data/prepare/eft_train.parquet", "--iteration", "2", "--out", str(tmp_path / "m3"),
+                    "data/prepare/eft_train.parquet", "--judge-eft", "data/prepare/eft_train.parquet",
+                    "--iteration", "2", "--out", str(tmp_path / "m3"),
                     "--log", str(tmp_path / "log.tsv"), "--report", str(tmp_path / "report.json"), cwd=pipeline)
     assert res.returncode == 0, res.stderr[-2000:]
     first, second = (read_table(pipeline / f"data/pairs/iter_{i}.parquet", PAIRS).collect() for i in (1, 2))
