@@ -100,21 +100,24 @@ def right_wrong(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
 
 
 def rejudge(j: pl.DataFrame, model: str, pool: pl.DataFrame, params: str) -> pl.DataFrame:
-    """`j` (right_wrong's rows) with `judgment` and `verdict` replaced by `model`'s greedy judgments
-    of the same prompts (the params' judge template and engine; the search's judge token limit)."""
-    from psrlm import prompts
-    from psrlm.engine import EngineParams, build, greedy
-    from psrlm.params import Positive, PromptsParams, load_key, load_section
+    """`j` (right_wrong's rows) with `judgment` and `verdict` replaced by `model`'s judgments of the
+    same requests, judged as the search judges (psrlm.search.Bound with the params' `search`
+    section as a self judge, its judge template and engine)."""
+    from dataclasses import replace
 
-    template = prompts.template(load_section(params, "prompts", PromptsParams).judge)
+    from psrlm import prompts, search
+    from psrlm.engine import EngineParams, build
+    from psrlm.params import PromptsParams, load_section
+
     problems = dict(pool.select("problem_id", "problem").iter_rows())
     missing = set(j["problem_id"]) - set(problems)
     if missing:
         raise SystemExit(f"--pool holds no problem {sorted(missing)[0]!r} of the search")
-    eng = build(load_section(params, "engine", EngineParams), model, 0)
-    texts = greedy(eng, [eng.chat(prompts.judge_prompt(template, problems[r["problem_id"]], r["prefix_steps"],
-                                                       r["text_a"], r["text_b"])) for r in j.iter_rows(named=True)],
-                   load_key(params, "search.max_judge_tokens", Positive), desc="judge")
+    judge = search.Bound(build(load_section(params, "engine", EngineParams), model, 0),
+                         replace(load_section(params, "search", search.SearchParams), judge="self"),
+                         prompts.template(load_section(params, "prompts", PromptsParams).judge), None, 0)
+    texts = judge.judge([search.JudgeRequest(r["problem_id"], problems[r["problem_id"]], r["prefix_steps"],
+                                             r["text_a"], r["text_b"]) for r in j.iter_rows(named=True)])
     return j.with_columns(judgment=pl.Series(texts, dtype=pl.String),
                           verdict=pl.Series([prompts.parse_verdict(t)[0] for t in texts], dtype=pl.String))
 
