@@ -47,6 +47,7 @@ class PrepareParams:
     op_weights: dict[Literal["+", "-", "*", "/"], NonNegative]
     corruption_weights: dict[Literal[arith.CORRUPTIONS], NonNegative]
     both_wrong_share: Share
+    both_wrong_results: Share
     ift_train_size: Count
     eft_train_size: Count
     eft_test_size: Count
@@ -146,6 +147,11 @@ class Synthetic:
             # not which of two wrong steps is the smaller error: the verdict would be unexplained.
             raise ParamsError(f"prepare.both_wrong_share: needs a judge format that checks each field "
                               f"({', '.join(sorted(arith.FIELD_JUDGMENTS))}); prompts.judge is {self._template}")
+        if p.both_wrong_results and self._template not in arith.RESULT_ORDER_JUDGMENTS:
+            # The field formats rank two wrong results equal (one field wrong each): no verdict.
+            raise ParamsError(f"prepare.both_wrong_results: needs a judge format that ranks two wrong "
+                              f"results ({', '.join(sorted(arith.RESULT_ORDER_JUDGMENTS))}); "
+                              f"prompts.judge is {self._template}")
         tables, pools = synthdata.tables(p, split_sizes(p), self._judgment)
         return Built(tables, pools, {})
 

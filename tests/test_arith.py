@@ -6,6 +6,7 @@ import pytest
 
 from psrlm import arith
 from psrlm.errors import PsrlmError
+from psrlm.prompts import parse_verdict, said_right
 
 D = arith.Difficulty(2, 4, 1, 100, 1, 50, 9, 999, {"+": 1.0, "-": 1.0, "*": 0.5, "/": 0.5})
 
@@ -325,5 +326,70 @@ def test_each_judge_prompt_names_its_target_judgment():
     assert arith.judgment_for("judge_v6") is arith.sourced_judgment
     assert arith.judgment_for("judge_v7") is arith.bound_judgment
     assert arith.judgment_for("judge_v8") is arith.split_judgment
-    with pytest.raises(PsrlmError, match="prompts.judge: .*'judge_v9'"):
-        arith.judgment_for("judge_v9")
+    assert arith.judgment_for("judge_v9") is arith.ordered_judgment
+    assert arith.judgment_for("judge_v10") is arith.spelled_judgment
+    with pytest.raises(PsrlmError, match="prompts.judge: .*'judge_v11'"):
+        arith.judgment_for("judge_v11")
+
+
+def test_ordered_judgment_compares_results_digit_by_digit_then_counts_each_candidates_nos():
+    """judge_v9: judge_v8's split step, each result digit by digit (the shorter padded with 0s),
+    then a line counting the `no`s of each candidate and, where they tie, the smaller result."""
+    right, slip = "Step 2: 71 - 17 = 54.", "Step 2: 71 - 17 = 64."
+    lines = arith.ordered_judgment(slip, right, "B", 2, 71, "-", 17, False, "Subtract 17.").splitlines()
+    assert lines == ["Next: Subtract 17.", "Step 1 gave 71. 71 - 17: 71 - 10 = 61, 61 - 7 = 54",
+                     "A: 71 71 ok, - - ok, 17 17 ok, 5 6 no, 4 4 ok. Wrong.",
+                     "B: 71 71 ok, - - ok, 17 17 ok, 5 5 ok, 4 4 ok. Right.", "A 1 no, B 0 no.", "[[B]]"]
+    # the search reads it as it reads judge_v8's: one label line per candidate, one verdict
+    text = "\n".join(lines)
+    assert (said_right(text, "A"), said_right(text, "B"), parse_verdict(text)) == (False, True, ("B", "ok"))
+    # two wrong results one digit off each: the smaller result, in either order
+    low = "Step 2: 71 - 17 = 44."
+    assert arith.ordered_judgment(slip, low, "B", 2, 71, "-", 17, False, "s").splitlines()[-2:] == \
+        ["A 1 no, B 1 no, 64 44 B smaller.", "[[B]]"]
+    assert arith.ordered_judgment(low, slip, "A", 2, 71, "-", 17, False, "s").splitlines()[-2:] == \
+        ["A 1 no, B 1 no, 44 64 A smaller.", "[[A]]"]
+    # a digit too many counts as a wrong digit; a wrong operand and its result are two `no`s
+    last = arith.ordered_judgment("Step 3: 71 - 16 = 55. The answer is \\boxed{55}.",
+                                  "Step 3: 71 - 17 = 154. The answer is \\boxed{154}.", "B", 3, 71, "-", 17,
+                                  True, "s").splitlines()
+    assert last[2:5] == ["A: 71 71 ok, - - ok, 17 16 no, 5 5 ok, 4 5 no, answer ok. Wrong.",
+                         "B: 71 71 ok, - - ok, 17 17 ok, 0 1 no, 5 5 ok, 4 4 ok, answer ok. Wrong.",
+                         "A 2 no, B 1 no."]
+    # a line that is not a step ranks below any step; a verdict against the order is refused
+    assert arith.ordered_judgment("junk", slip, "B", 2, 71, "-", 17, False, "s").splitlines()[-2:] == \
+        ["A none, B 1 no.", "[[B]]"]
+    with pytest.raises(ValueError, match="judge_v9 ranks B above A"):
+        arith.ordered_judgment(slip, right, "A", 2, 71, "-", 17, False, "s")
+
+
+@pytest.mark.parametrize("op", arith.OPS)
+def test_the_error_key_is_zero_nos_only_for_a_right_step_and_counts_wrong_digits(op):
+    """Over many draws: the right step has no `no`, every wrong result at least one, and a result
+    off in one digit (a tens slip) exactly one more than its operand and operator mistakes."""
+    rng = random.Random(7)
+    for prev, b in operand_draws(rng, op):
+        c = arith.apply(prev, op, b)
+        assert arith.error_key(arith.format_step(1, prev, op, b, c, final=False), 1, prev, op, b, False) == (0, c)
+        for wrong in (c + 1, c + 10, c + 100):
+            key = arith.error_key(arith.format_step(1, prev, op, b, wrong, final=False), 1, prev, op, b, False)
+            assert key[0] >= 1 and key[1] == wrong
+        tens = c + 10 if c % 100 < 90 else c - 10
+        assert arith.error_key(arith.format_step(1, prev, op, b, tens, final=False), 1, prev, op, b, False) == (1, tens)
+        # a wrong step number shows in no field and still counts one
+        assert arith.error_key(arith.format_step(2, prev, op, b, c, final=False), 1, prev, op, b, False) == (1, c)
+
+
+def test_spelled_judgment_breaks_a_tie_digit_by_digit_up_to_the_first_that_differs():
+    """judge_v10: judge_v9's lines, the tie-break (the smaller result) written as the two results'
+    digits from the most significant up to the first pair that differs, the shorter padded."""
+    a, b = "Step 1: 4 + 17 = 18.", "Step 1: 4 + 17 = 17."
+    v9 = arith.ordered_judgment(a, b, "B", 1, 4, "+", 17, False, "s").splitlines()
+    v10 = arith.spelled_judgment(a, b, "B", 1, 4, "+", 17, False, "s").splitlines()
+    assert v10[:4] == v9[:4] and v10[-1] == v9[-1] == "[[B]]"
+    assert v9[-2] == "A 2 no, B 2 no, 18 17 B smaller."
+    assert v10[-2] == "A 2 no, B 2 no, 18 17: 1 1, 8 7 B smaller."
+    wide = arith.spelled_judgment("Step 1: 71 - 17 = 154.", "Step 1: 71 - 17 = 64.", "B", 1, 71, "-", 17, False, "s")
+    assert wide.splitlines()[-2] == "A 1 no, B 1 no, 154 64: 1 0 B smaller."  # a digit too many: padded
+    decided = arith.spelled_judgment("Step 1: 71 - 17 = 163.", "Step 1: 71 - 17 = 64.", "B", 1, 71, "-", 17, False, "s")
+    assert decided.splitlines()[-2] == "A 3 no, B 1 no."  # 054 163: three digits wrong; no tie-break

@@ -186,6 +186,38 @@ def test_both_wrong_pairs_judge_the_smaller_error_and_change_no_other_table(tmp_
     assert not (tmp_path / "v3").exists()
 
 
+def test_two_wrong_results_are_ranked_by_judge_v9s_digits_and_change_no_other_table(tmp_path):
+    """prepare.both_wrong_results 0.5 with judge_v9: half the both-wrong pairs are two wrong results
+    of the right operation; every both-wrong judgment's closing line prefers the pair's better
+    step (fewer `no`s, then the smaller result), and the tables other than eft_train are the
+    bytes of the same params without it. The field formats cannot rank two wrong results: refused."""
+    out = prepare(tmp_path, prepare={"both_wrong_share": 0.4, "both_wrong_results": 0.5}, prompts={"judge": "judge_v9"})
+    eft = load(out, "eft_train")
+    both = eft.filter(~pl.col("a_correct") & ~pl.col("b_correct"))
+    assert both.height == round(eft.height * 0.4) > 0
+    results = both.filter(pl.col("origin").str.contains(r"^synthetic:wrong_(result|tens)\+wrong_(result|tens)$"))
+    assert results.height >= round(both.height * 0.5)
+    for row in eft.iter_rows(named=True):
+        *_, closing, verdict = row["judgment"].splitlines()
+        assert verdict == f"[[{row['better']}]]"
+        by = dict(zip("AB", (int(x) for x in re.findall(r"([0-9]+) no", closing)[:2])))
+        worse = "B" if row["better"] == "A" else "A"
+        assert by[row["better"]] < by[worse] or (by["A"] == by["B"] and closing.endswith(f"{row['better']} smaller.")), \
+            row["judgment"]
+        assert (by[row["better"]] == 0) == (row["a_correct"] or row["b_correct"]), row["judgment"]
+    (tmp_path / "plain").mkdir()
+    plain = prepare(tmp_path / "plain", prepare={"both_wrong_share": 0.4}, prompts={"judge": "judge_v9"})
+    assert load(plain, "eft_train").filter(pl.col("origin").str.contains(r"\+")).height == both.height
+    for name in SPLITS:
+        if name != "eft_train":
+            assert (out / f"{name}.parquet").read_bytes() == (plain / f"{name}.parquet").read_bytes(), name
+    params = write_params(tmp_path / "v8.yaml", smoke_params(prepare={"both_wrong_share": 0.25, "both_wrong_results": 0.5},
+                                                             prompts={"judge": "judge_v8"}))
+    res = run_stage("prepare", "--params", str(params), "--out", str(tmp_path / "v8"), "--report", str(tmp_path / "v8.json"))
+    assert res.returncode != 0 and "prepare.both_wrong_results: needs a judge format that ranks two wrong results" in res.stderr
+    assert not (tmp_path / "v8").exists()
+
+
 def test_appending_a_pool_leaves_earlier_tables_and_the_judge_splits_unchanged(prepared, tmp_path):
     more = prepare(tmp_path, prepare={"pool_sizes": [20, 20, 30]})
     assert len(read_table(more / "pools/iter_3.parquet", PROBLEMS).collect()) == 30
@@ -255,8 +287,8 @@ def test_judge_v2_writes_the_same_pairs_with_inverse_check_judgments(tmp_path):
 
 
 def test_a_judge_prompt_without_a_target_judgment_fails_naming_the_key(tmp_path):
-    params = smoke_params(prompts={"judge": "judge_v9"})
-    _fails_writing_nothing(tmp_path, params, "prompts.judge: no target judgment is defined for judge prompt 'judge_v9'")
+    params = smoke_params(prompts={"judge": "judge_v11"})
+    _fails_writing_nothing(tmp_path, params, "prompts.judge: no target judgment is defined for judge prompt 'judge_v11'")
 
 
 # Real data has no difficulty tiers: the smoke params' tier is cleared.
