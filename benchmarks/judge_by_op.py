@@ -3,7 +3,7 @@ whose check is easier than the step must be right on the operations where the so
 
     python benchmarks/judge_by_op.py --own <own_eft>/eft.parquet --judged <evaluate --out>/judge_own.parquet \
         [--label judge_v4-seed0] [--out reports/benchmarks/judge_by_op.jsonl]
-    python benchmarks/judge_by_op.py --search data/search/iter_1 [--label ...]
+    python benchmarks/judge_by_op.py --search data/search/iter_1 [--pool data/prepare/pools/iter_1.parquet] [--label ...]
     python benchmarks/judge_by_op.py --search data/search/iter_2 --judge-with data/models/m1 \
         --pool data/prepare/pools/iter_2.parquet      # the same pairs, judged by another model
     python benchmarks/judge_by_op.py --eft data/prepare/eft_test.parquet --judged data/eval/m1/judge.parquet
@@ -17,7 +17,9 @@ judge_v8 also `split_right` (its worked line is the step split right: where the 
 there, the comparison failed), `teen_unsplit` (a +/- operand of 10 or more written unsplit),
 `next_right` and `next_copied_wrong` (its `Next:` line names the problem's operand, or the wrong
 candidate's: a judge that reads the operand off the candidate checks nothing). `consistency` is
-position consistency (psrlm.metrics) on those right-vs-wrong pairs. With `--judge-with MODEL`
+position consistency (psrlm.metrics) on those right-vs-wrong pairs; `both_wrong` is the judge on
+the pairs of two wrong candidates (`both_wrong()`: its consistency there, and with `--pool` its
+agreement with judge_v9's order). With `--judge-with MODEL`
 (and the search's `--pool`, for the problems' text) the same judged pairs, in the same orders, are
 judged again by MODEL (greedy, the params' judge template, as the search renders its prompts):
 whether a later model's judge lost accuracy to training (it drifted) or its candidates are harder
@@ -152,6 +154,59 @@ def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame, j: pl.DataFrame |
                                       "correct": pl.Boolean})
 
 
+def truth_of(problem: dict, prefix_steps: list[str]) -> tuple | None:
+    """(index, prev, op, b, final) of the step after `prefix_steps` (relative to the value the
+    prefix claims, as arith.step_truth); None past the last step, after an unreadable one, or
+    where no step is right (a claimed value the problem's divisor does not divide)."""
+    index, prev = len(prefix_steps) + 1, problem["start"]
+    if index > len(problem["ops"]):
+        return None
+    if prefix_steps:
+        last = arith.parse_step(prefix_steps[-1])
+        if last is None:
+            return None
+        prev = last.c
+    op, b = problem["ops"][index - 1], problem["operands"][index - 1]
+    try:
+        arith.apply(prev, op, b)
+    except ValueError:
+        return None
+    return index, prev, op, b, index == len(problem["ops"])
+
+
+def both_wrong(steps: pl.DataFrame, judgments: pl.DataFrame, pool: pl.DataFrame | None) -> dict:
+    """The judgments of two wrong candidates: how many, the share that says B, position
+    consistency over the pairs shown in both orders, the same on `two_results` (both apply the
+    right operation to the right numbers and differ in the result), and with the pool (for the right
+    step) `order_accuracy`: the share of verdicts naming the candidate judge_v9's order ranks first
+    (fewer wrong fields and result digits, then the smaller result; psrlm.arith.error_key), on
+    the pairs that order decides. Any judge format can be read against that order."""
+    cand = steps.select(*LOOP, "candidate_idx", "text", "prefix_steps", right=pl.col("correct"))
+    j = (judgments.join(cand.drop("prefix_steps").rename(
+             {"candidate_idx": "candidate_a", "text": "text_a", "right": "right_a"}), on=[*LOOP, "candidate_a"])
+         .join(cand.rename({"candidate_idx": "candidate_b", "text": "text_b", "right": "right_b"}),
+               on=[*LOOP, "candidate_b"])
+         .filter((pl.col("right_a") == False) & (pl.col("right_b") == False)))  # noqa: E712 (nulls out)
+    problems = {r["problem_id"]: r for r in pool.iter_rows(named=True)} if pool is not None else {}
+    two, order = [], []
+    for r in j.iter_rows(named=True):
+        a, b = arith.parse_step(r["text_a"]), arith.parse_step(r["text_b"])
+        two.append(bool(a and b and (a.a, a.op, a.b) == (b.a, b.op, b.b) and a.c != b.c))
+        truth = truth_of(problems[r["problem_id"]], r["prefix_steps"]) if r["problem_id"] in problems else None
+        order.append(truth and arith.ordered_verdict(arith.error_key(r["text_a"], *truth),
+                                                     arith.error_key(r["text_b"], *truth)))
+    j = j.with_columns(two_results=pl.Series(two, dtype=pl.Boolean), order=pl.Series(order, dtype=pl.String))
+
+    def cell(d: pl.DataFrame) -> dict:
+        consistent, shown = position_consistency(d, LOOP)
+        decided = d.filter(pl.col("order").is_not_null())
+        return {"n": d.height, "says_b": round((d["verdict"] == "B").mean(), 4) if d.height else None,
+                "pairs_both_orders": shown, "consistency": round(consistent / shown, 4) if shown else None,
+                "order_decided": decided.height,
+                "order_accuracy": round((decided["verdict"] == decided["order"]).mean(), 4) if decided.height else None}
+    return {"all": cell(j), "two_results": cell(j.filter("two_results"))}
+
+
 def tens_only(a: str, b: str) -> bool:
     """Whether steps `a` and `b` differ, and only in numbers of one length that share their units
     digit (`85 + 2 = 87.` against `85 + 2 = 77.`): a tens-digit slip."""
@@ -193,7 +248,8 @@ def main() -> None:
     ap.add_argument("--search", type=Path, help="a search's folder (shard_<k>/steps.parquet, judgments.parquet)")
     ap.add_argument("--eft", help="prepare's eft_test.parquet (EFT), judged by --judged (evaluate's judge.parquet)")
     ap.add_argument("--judge-with", help="--search: judge its right-vs-wrong pairs again with this model")
-    ap.add_argument("--pool", help="--judge-with: the search's pool (PROBLEMS: the problems' text)")
+    ap.add_argument("--pool", help="--judge-with: the search's pool (PROBLEMS: the problems' text); --search: "
+                    "the right step of each both-wrong pair, for judge_v9's order")
     ap.add_argument("--params", default="params.yaml", help="--judge-with: judge template, engine, token limit")
     ap.add_argument("--label", default="")
     ap.add_argument("--out", default="reports/benchmarks/judge_by_op.jsonl")
@@ -226,9 +282,14 @@ def main() -> None:
                "consistency": {"pairs": both, "consistent": round(consistent / both, 4) if both else None},
                "by_op": summary(pairs, ("dropped_ten", "split_right", "teen_unsplit", "next_right",
                                         "next_copied_wrong"))}
+        if not args.judge_with:  # rejudging covers the right-vs-wrong pairs only
+            row["both_wrong"] = both_wrong(steps, judgments,
+                                           read_table(args.pool, PROBLEMS).collect() if args.pool else None)
         for op, m in row["by_op"].items():
             print(f"{op:>17} n={m['n']:4d} accuracy={m['accuracy']} A={m['accuracy_a']} B={m['accuracy_b']}")
         print(f"      consistency {row['consistency']}")
+        for name, m in row.get("both_wrong", {}).items():
+            print(f"both wrong {name:>11} {m}")
         with Path(args.out).open("a") as f:
             f.write(json.dumps(row) + "\n")
         return

@@ -56,6 +56,27 @@ def test_search_pairs_scores_right_against_wrong_only_and_names_the_dropped_ten(
     assert judge_by_op.position_consistency(judge_by_op.right_wrong(steps, judgments), judge_by_op.LOOP) == (0, 1)
 
 
+def test_both_wrong_reads_the_judge_on_two_wrong_candidates_against_judge_v9s_order():
+    """Two wrong candidates: 64 and 53 for 71 - 17 = 54 are two wrong results (one wrong digit each,
+    53 the smaller, so judge_v9's order prefers 53); 61 (a wrong operand) against either is not
+    two results. Judged {1,2} in both orders (B, then A: 2 both times, consistent), {1,3} once."""
+    steps, judgments = search_tables()
+    key = {"problem_id": "p", "iteration": 1, "loop": 0, "step_idx": 1}
+    more = pl.DataFrame([{**key, "candidate_a": 2, "candidate_b": 1, "verdict": "A", "judgment": ""},
+                         {**key, "candidate_a": 1, "candidate_b": 3, "verdict": "B", "judgment": ""}],
+                        schema_overrides={"verdict": pl.String})
+    judgments = pl.concat([judgments, more], how="diagonal_relaxed")
+    pool = pl.DataFrame({"problem_id": ["p"], "start": [71], "ops": [["-", "+"]], "operands": [[17, 3]]})
+    out = judge_by_op.both_wrong(steps, judgments, pool)
+    assert out["two_results"] == {"n": 2, "says_b": 0.5, "pairs_both_orders": 1, "consistency": 1.0,
+                                  "order_decided": 2, "order_accuracy": 1.0}
+    # 64 (one `no`: 5 6 no, 4 4 ok) against 71 - 10 = 61 (three: 17 10 no, 5 6 no, 4 1 no): 64 first, judged B
+    assert out["all"] == {"n": 3, "says_b": 0.6667, "pairs_both_orders": 1, "consistency": 1.0,
+                          "order_decided": 3, "order_accuracy": 0.6667}
+    # without the pool there is no right step to order by
+    assert judge_by_op.both_wrong(steps, judgments, None)["all"]["order_decided"] == 0
+
+
 def test_judge_with_another_model_judges_the_same_prompts_again(monkeypatch):
     """--judge-with: the same right-vs-wrong pairs in the same orders, each prompt as the search
     renders it (the pool's problem, the prefix, A then B), the verdicts the new judge's."""
