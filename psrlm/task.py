@@ -82,6 +82,9 @@ class PrepareParams:
         if self.task != "synthetic" and (self.tiers or set(self.pool_tiers.values()) - {BASE}):
             raise ParamsError(f"prepare.tiers: difficulty tiers are the synthetic task's; the {self.task} "
                               "task needs tiers and pool_tiers null or {}")
+        if self.both_wrong_results and not self.both_wrong_share:
+            raise ParamsError("prepare.both_wrong_results: a share of the both-wrong pairs, and "
+                              "prepare.both_wrong_share is 0 (there are none)")
         if self.task != "synthetic" and self.both_wrong_share:
             raise ParamsError(f"prepare.both_wrong_share: two-wrong judge pairs are made from the synthetic "
                               f"task's corruptions; the {self.task} task needs 0")

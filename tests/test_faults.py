@@ -109,6 +109,8 @@ PARAMS_CASES = [
     ("prepare", setter("prepare.seed", -1), "prepare.seed: must be >= 0"),
     ("prepare", setter("prepare.both_wrong_share", 1.0), "prepare.both_wrong_share: must be >= 0 and < 1"),
     ("prepare", setter("prepare.both_wrong_results", -0.5), "prepare.both_wrong_results: must be >= 0 and < 1"),
+    ("prepare", lambda r: r["prepare"].update(both_wrong_share=0.0, both_wrong_results=0.5),
+     "prepare.both_wrong_results: a share of the both-wrong pairs, and prepare.both_wrong_share is 0"),
     ("prepare", lambda r: r["prepare"].update(task="gsm8k", tiers=None, pool_tiers=None, both_wrong_share=0.2),
      "prepare.both_wrong_share: two-wrong judge pairs are made from the synthetic task's corruptions"),
     ("prepare", lambda r: r["prepare"].update(start_min=r["prepare"]["start_max"] + 1),
