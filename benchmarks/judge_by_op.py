@@ -90,15 +90,19 @@ def next_operand(judgment: str) -> int | None:
 LOOP = ["problem_id", "iteration", "loop", "step_idx"]
 
 
-def right_wrong(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
-    """The judgments of a right against a wrong candidate, with both candidates' texts, rightness and
-    prefix (`correct`, as the search's audit, psrlm.pairs.metrics, reads it)."""
+def with_candidates(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
+    """The judgments with both candidates' texts, rightness and prefix (`correct`, as the search's
+    audit, psrlm.pairs.metrics, reads it)."""
     cand = steps.select(*LOOP, "candidate_idx", "text", "prefix_steps", right=pl.col("correct"))
     return (judgments.join(cand.drop("prefix_steps").rename(
                 {"candidate_idx": "candidate_a", "text": "text_a", "right": "right_a"}), on=[*LOOP, "candidate_a"])
             .join(cand.rename({"candidate_idx": "candidate_b", "text": "text_b", "right": "right_b"}),
-                  on=[*LOOP, "candidate_b"])
-            .filter(pl.col("right_a") != pl.col("right_b")))
+                  on=[*LOOP, "candidate_b"]))
+
+
+def right_wrong(steps: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
+    """The judgments of a right against a wrong candidate (`with_candidates`)."""
+    return with_candidates(steps, judgments).filter(pl.col("right_a") != pl.col("right_b"))
 
 
 def rejudge(j: pl.DataFrame, model: str, pool: pl.DataFrame, params: str) -> pl.DataFrame:
@@ -181,12 +185,7 @@ def both_wrong(steps: pl.DataFrame, judgments: pl.DataFrame, pool: pl.DataFrame 
     step) `order_accuracy`: the share of verdicts naming the candidate judge_v9's order ranks first
     (fewer wrong fields and result digits, then the smaller result; psrlm.arith.error_key), on
     the pairs that order decides. Any judge format can be read against that order."""
-    cand = steps.select(*LOOP, "candidate_idx", "text", "prefix_steps", right=pl.col("correct"))
-    j = (judgments.join(cand.drop("prefix_steps").rename(
-             {"candidate_idx": "candidate_a", "text": "text_a", "right": "right_a"}), on=[*LOOP, "candidate_a"])
-         .join(cand.rename({"candidate_idx": "candidate_b", "text": "text_b", "right": "right_b"}),
-               on=[*LOOP, "candidate_b"])
-         .filter((pl.col("right_a") == False) & (pl.col("right_b") == False)))  # noqa: E712 (nulls out)
+    j = with_candidates(steps, judgments).filter(~pl.col("right_a") & ~pl.col("right_b"))  # nulls drop out
     problems = {r["problem_id"]: r for r in pool.iter_rows(named=True)} if pool is not None else {}
     two, order = [], []
     for r in j.iter_rows(named=True):

@@ -116,10 +116,10 @@ def eft_rows(rng: random.Random, problems: list[arith.Problem], prefix: str,
 
 
 def both_wrong(rng: random.Random, prob: arith.Problem, idx: int, d: arith.Difficulty, kinds: list[str],
-               weights: dict[str, float], order=None, results: bool = False,
+               weights: dict[str, float], order, results: bool = False,
                tries: int = 50) -> tuple[tuple[str, str], str]:
     """Two corruptions of gold step `idx` that the judgment format's `order`
-    (`arith.both_wrong_order`; by default the number of fields wrong) ranks apart, as (better,
+    (`arith.both_wrong_order`: judge_v9/v10's, else the number of fields wrong) ranks apart, as (better,
     worse), and their origin (`kind+kind`, the better's first). With `results`, both are wrong
     results of the right operation (`wrong_result` or `wrong_tens`, whatever the weights).
 
@@ -129,7 +129,6 @@ def both_wrong(rng: random.Random, prob: arith.Problem, idx: int, d: arith.Diffi
     error, so a pair still has one better step. Two wrong results are what the model's own
     both-wrong pairs mostly are (422 of 460 judgments, session 16); only an order that looks
     inside the result (judge_v9's digits) ranks them."""
-    order = order or arith.both_wrong_order(arith.judgment)
     vals = prob.values()
     check = (idx, vals[idx - 1], prob.ops[idx - 1], prob.operands[idx - 1], idx == len(prob.ops))
     for _ in range(tries):
