@@ -159,23 +159,16 @@ def search_pairs(steps: pl.DataFrame, judgments: pl.DataFrame, j: pl.DataFrame |
 
 
 def truth_of(problem: dict, prefix_steps: list[str]) -> tuple | None:
-    """(index, prev, op, b, final) of the step after `prefix_steps` (relative to the value the
-    prefix claims, as arith.step_truth); None past the last step, after an unreadable one, or
-    where no step is right (a claimed value the problem's divisor does not divide)."""
-    index, prev = len(prefix_steps) + 1, problem["start"]
-    if index > len(problem["ops"]):
+    """arith.step_context of the step after `prefix_steps`; None where there is none, or where no
+    step is right (a claimed value the problem's divisor does not divide)."""
+    context = arith.step_context(prefix_steps, problem["start"], problem["ops"], problem["operands"])
+    if isinstance(context, str):
         return None
-    if prefix_steps:
-        last = arith.parse_step(prefix_steps[-1])
-        if last is None:
-            return None
-        prev = last.c
-    op, b = problem["ops"][index - 1], problem["operands"][index - 1]
     try:
-        arith.apply(prev, op, b)
+        arith.apply(*context[1:4])
     except ValueError:
         return None
-    return index, prev, op, b, index == len(problem["ops"])
+    return context
 
 
 def both_wrong(steps: pl.DataFrame, judgments: pl.DataFrame, pool: pl.DataFrame | None) -> dict:

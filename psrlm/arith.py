@@ -237,6 +237,14 @@ def step_truth(text: str, prefix_steps: list[str], start: int, ops: list[str],
     is "after_unreadable_step"; a step beyond the problem's last operation (after a final step that
     gave no answer, say) is "past_last_step". Both count as wrong.
     """
+    context = step_context(prefix_steps, start, ops, operands)
+    return context if isinstance(context, str) else check_step(text, *context)
+
+
+def step_context(prefix_steps: list[str], start: int, ops: list[str],
+                 operands: list[int]) -> tuple[int, int, str, int, bool] | str:
+    """(index, prev, op, b, final) of the step after `prefix_steps`, `prev` being the value the
+    last of them claims (step_truth), or step_truth's label where there is no such step."""
     index = len(prefix_steps) + 1
     if index > len(ops):
         return "past_last_step"
@@ -246,7 +254,7 @@ def step_truth(text: str, prefix_steps: list[str], start: int, ops: list[str],
         if last is None:
             return "after_unreadable_step"
         prev = last.c
-    return check_step(text, index, prev, ops[index - 1], operands[index - 1], final=index == len(ops))
+    return index, prev, ops[index - 1], operands[index - 1], index == len(ops)
 
 
 def near_miss(rng: random.Random, value):
