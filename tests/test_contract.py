@@ -80,6 +80,12 @@ def test_stage_entry_is_its_true_contract(name, cmd, deps, params, outs):
     assert listed == imported, f"{name}: imports {sorted(imported)}, dvc.yaml lists {sorted(listed)}"
     read = params_read(ROOT / script)
     assert read == set(params), f"{name}: reads params {sorted(read)}, dvc.yaml lists {params}"
+    # A stage depends on the templates params select, not on the folder: a new format's file
+    # (judge_v9.txt) leaves the lineage of the formats in use current.
+    assert "prompts" not in deps, f"{name}: depends on the whole prompts folder"
+    if "prompts" in params:
+        chosen = {f"prompts/{PARAMS['prompts'][k]}.txt" for k in ("solve", "judge", "score")}
+        assert chosen <= set(deps), f"{name}: reads the prompts params, lacks {sorted(chosen - set(deps))}"
     for key in params:
         section, _, sub = key.partition(".")
         assert section in PARAMS and (not sub or sub in PARAMS[section]), f"{name}: {key} not in params.yaml"
