@@ -177,6 +177,9 @@ def main() -> None:
         # what it measured, and --resume goes on from it.
         report = {"machine": machine(), "cpu": cpu(), "matmul_gflops": [*gflops, matmul_gflops()],
                   "params": {section: params[section] for section in RECIPE}, "prepared": prepared,
+                  # the prepare params that made those tables (e.g. both_wrong_results): a record for
+                  # the reader; the tables' digest, not these, is what --resume checks
+                  "prepare": params["prepare"],
                   "seeds_planned": planned, "seeds": sorted(rows, key=lambda r: r["seed"]),
                   "summary": summary(rows)}
         with Outputs() as o:
